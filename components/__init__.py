@@ -1,0 +1,1 @@
+"""TFX components and the Beam ingestion libraries they call."""

@@ -1,0 +1,1 @@
+"""Pipeline factories, the command line and the demo: the parts users run."""

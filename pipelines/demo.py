@@ -1,0 +1,45 @@
+"""`cuttingedge demo`: every pipeline on the bundled sample data, small budgets."""
+
+from __future__ import annotations
+
+import importlib.resources
+import os
+import sys
+import time
+
+from cuttingedge.pipelines.layout import RunLayout
+
+
+def sample_path(*parts: str) -> str:
+    """Returns the path of a file or folder of the bundled sample data."""
+    return str(importlib.resources.files("cuttingedge.sample_data").joinpath(*parts))
+
+
+def run_demo(output: str, beam_args: tuple[str, ...]) -> int:
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from cuttingedge.components.clicklog.generate import ClickGeneratorConfig, GenerateClickLogs
+    from cuttingedge.pipelines import ingestion
+    from cuttingedge.pipelines.cli import _print_outputs
+    from cuttingedge.pipelines.runner import run_pipeline
+
+    layout = RunLayout(output)
+    start = time.monotonic()
+    clicks_dir = os.path.join(layout.output, "data", "clicks")
+    print(f"[demo] generating a small click log in {clicks_dir}", file=sys.stderr)
+    with beam.Pipeline(options=PipelineOptions(list(beam_args))) as pipeline:
+        _ = pipeline | GenerateClickLogs(ClickGeneratorConfig(rows=5000, shards=2), clicks_dir)
+    configs = [
+        ingestion.IngestionConfig("clicks", os.path.join(clicks_dir, "*.parquet"), layout,
+                                  beam_args=beam_args),
+        ingestion.IngestionConfig("images", sample_path("logos", "manifest.csv"), layout,
+                                  beam_args=beam_args),
+        ingestion.IngestionConfig("sensors", sample_path("nab", "realKnownCause", "*.csv"),
+                                  layout, beam_args=beam_args),
+    ]
+    for config in configs:
+        run_pipeline(ingestion.create_pipeline(config))
+    print(f"\n[demo] finished in {time.monotonic() - start:.0f}s. Outputs:")
+    _print_outputs(layout, [c.name for c in configs])
+    return 0

@@ -1,0 +1,1 @@
+"""Small real sample data sets bundled with the package (see SOURCE.md in each folder)."""

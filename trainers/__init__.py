@@ -1,0 +1,1 @@
+"""Model code: ranking, LambdaMART compilation, graphics ops, probabilistic models."""
