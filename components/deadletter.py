@@ -123,6 +123,16 @@ def first_rejections(directory: str, limit: int = 3) -> list[dict[str, Any]]:
     return found
 
 
+def preserve(directory: str, destination: str) -> str:
+    """Copies the summary and dead-letter files of `directory` to `destination`."""
+    import tensorflow as tf
+
+    tf.io.gfile.makedirs(destination)
+    for path in tf.io.gfile.glob(os.path.join(directory, "*")):
+        tf.io.gfile.copy(path, os.path.join(destination, os.path.basename(path)), overwrite=True)
+    return destination
+
+
 def check_summary(summary: IngestSummary, max_rejected_fraction: float) -> None:
     """Raises TooManyRejected when the rejected fraction is above the limit.
 

@@ -35,7 +35,22 @@ def _publish(examples, report, split_names, max_rejected_fraction) -> None:
         report.set_int_custom_property(name, int(value))
     logging.info("Ingestion: %s", summary.line())
     print(f"[ingest] {summary.line()}", flush=True)
-    deadletter.check_summary(summary, max_rejected_fraction)
+    try:
+        deadletter.check_summary(summary, max_rejected_fraction)
+    except deadletter.TooManyRejected:
+        # TFX deletes a failed execution's outputs: keep the dead letters where users look.
+        kept = deadletter.preserve(report.uri, _failed_runs_dir(report.uri))
+        deadletter.check_summary(deadletter.read_summary(kept), max_rejected_fraction)
+
+
+def _failed_runs_dir(uri: str) -> str:
+    """<pipeline root>/rejected/<component>-<execution>, from <root>/<component>/<out>/<id>."""
+    import os
+
+    head, execution = os.path.split(uri.rstrip("/"))
+    component_dir = os.path.dirname(head)
+    root, component = os.path.split(component_dir)
+    return os.path.join(root, "rejected", f"{component}-{execution}")
 
 
 @tfx.dsl.components.component(use_beam=True)

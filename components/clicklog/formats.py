@@ -17,7 +17,6 @@ Formats:
 from __future__ import annotations
 
 import csv
-import io
 import os
 from typing import Any, Iterator, NamedTuple
 
@@ -73,15 +72,17 @@ def read_rows(path: str, fmt: str = "auto") -> Iterator[RawRow]:
     return readers[fmt](path)
 
 
-def _open(path: str, mode: str = "rb"):
-    import tensorflow as tf  # gfile reads local, GCS and HDFS paths alike.
+def _open(path: str):
+    """Opens a local or remote file for binary reading; `.gz` is decompressed."""
+    from apache_beam.io.filesystems import FileSystems
 
-    handle = tf.io.gfile.GFile(path, mode)
-    if path.endswith(".gz") and "b" in mode:
-        import gzip
+    return FileSystems.open(path)
 
-        return gzip.GzipFile(fileobj=handle)
-    return handle
+
+def _text_lines(handle) -> Iterator[str]:
+    """Decoded lines of a binary handle (Beam's compressed files lack TextIOWrapper's needs)."""
+    for line in iter(handle.readline, b""):
+        yield line.decode("utf-8", "replace")
 
 
 def _parquet_rows(path: str) -> Iterator[RawRow]:
@@ -103,9 +104,8 @@ def _parquet_rows(path: str) -> Iterator[RawRow]:
 
 
 def _csv_rows(path: str) -> Iterator[RawRow]:
-    with _open(path, "rb") as handle:
-        text = io.TextIOWrapper(handle, encoding="utf-8", errors="replace", newline="")
-        reader = csv.reader(text)
+    with _open(path) as handle:
+        reader = csv.reader(_text_lines(handle))
         header = next(reader, None)
         if not header:
             yield RawRow(path, 1, None, "empty CSV file: expected a header line")
@@ -164,17 +164,16 @@ def _letor_group_sizes(path: str) -> list[int] | None:
     side = path[:-3] + ".query" if path.endswith(".gz") else path + ".query"
     if not tf.io.gfile.exists(side):
         return None
-    with _open(side, "r") as handle:
-        return [int(line) for line in handle.read().split()]
+    with _open(side) as handle:
+        return [int(line) for line in handle.read().decode().split()]
 
 
 def _letor_rows(path: str) -> Iterator[RawRow]:
     groups = _letor_group_sizes(path)
     group, left_in_group = 0, groups[0] if groups else 0
     positions: dict[str, int] = {}
-    with _open(path, "rb") as handle:
-        for line_no, raw in enumerate(io.TextIOWrapper(handle, encoding="utf-8",
-                                                       errors="replace"), start=1):
+    with _open(path) as handle:
+        for line_no, raw in enumerate(_text_lines(handle), start=1):
             line = raw.strip()
             if not line or line.startswith("#"):
                 continue

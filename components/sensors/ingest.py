@@ -86,8 +86,8 @@ def _parse_times(values):
 
     raw = pd.Series(values)
     numeric = pd.to_numeric(raw, errors="coerce")
-    if numeric.notna().all() and len(raw):
-        return numeric.to_numpy(dtype=np.float64).astype(np.int64)
+    if len(raw) and numeric.notna().mean() > 0.5:  # epoch seconds; the rest are bad rows
+        return numeric.to_numpy(dtype=np.float64)
     parsed = pd.to_datetime(raw, errors="coerce", utc=True)
     seconds = (parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
     return seconds.to_numpy()  # NaN where unparseable

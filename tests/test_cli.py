@@ -1,0 +1,47 @@
+"""The console command as users call it: help texts and one-line errors, no tracebacks."""
+
+import subprocess
+import sys
+
+import pytest
+
+
+def _run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "cuttingedge.pipelines.cli", *args],
+                          capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def test_help_explains_subcommands_and_output_layout():
+    result = _run("--help")
+    assert result.returncode == 0
+    for text in ("generate", "ingest", "demo", "serving/<model>/<version>/", "--runner="):
+        assert text in result.stdout
+
+
+def test_generate_help_explains_the_click_model():
+    result = _run("generate", "clicks", "--help")
+    assert result.returncode == 0 and "position-based" in result.stdout
+    assert "--rows" in result.stdout and "--shards" in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (("generate", "clicks", "--rows", "-5", "--out", "x"), "argument --rows: must be at least 1"),
+    (("generate", "clicks", "--rows", "ten", "--out", "x"), "expected a whole number, got 'ten'"),
+    (("ingest", "sensors", "--input", "/no/such/folder/*.csv"), "No input files match"),
+    (("ingest", "images", "--input", "/no/such/folder"), "does not exist"),
+    (("ingest", "clicks", "--input", "x", "--max-rejected-fraction", "3"), "must be in [0, 1]"),
+])
+def test_absurd_arguments_get_one_line_errors(tmp_path, args, message):
+    result = _run(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_generate_writes_shards(tmp_path):
+    result = _run("generate", "clicks", "--rows", "200", "--shards", "2", "--out",
+                  str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "part-00000-of-00002.parquet", "part-00001-of-00002.parquet"]
+    assert "Wrote 200 rows" in result.stdout
