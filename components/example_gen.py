@@ -65,15 +65,21 @@ def ClickLogExampleGen(
     max_label: Parameter[float] = 4.0,
     seed: Parameter[int] = 0,
     max_rejected_fraction: Parameter[float] = 0.01,
+    split_patterns: Parameter[str] = "",
     beam_pipeline: BeamPipeline = None,
 ) -> None:
-    """Click logs (Parquet, CSV, TFRecord, LETOR) to one tf.Example per query list."""
+    """Click logs (Parquet, CSV, TFRecord, LETOR) to one tf.Example per query list.
+
+    Splits are by hashing the query id, unless `split_patterns` ("train=F;eval=G[;test=H]")
+    names the files of each split (input_pattern is then ignored).
+    """
+    split_files, files = _split_files(split_patterns)
     config = ClickLogIngestConfig(
         input_format=input_format, columns=ClickLogColumns(max_label=max_label),
         max_list_size=max_list_size, cap_strategy=cap_strategy,
         splits=SplitConfig.parse(splits), seed=seed,
-        max_rejected_fraction=max_rejected_fraction)
-    files = match_files(input_pattern)
+        max_rejected_fraction=max_rejected_fraction, split_files=split_files)
+    files = files or match_files(input_pattern)
     with beam_pipeline as pipeline:
         _ = pipeline | "IngestClickLogs" >> IngestClickLogs(files, config, examples.uri,
                                                             ingest_report.uri)
@@ -127,6 +133,18 @@ def SensorExampleGen(
         _ = pipeline | "IngestSensorSeries" >> IngestSensorSeries(files, config, examples.uri,
                                                                   ingest_report.uri)
     _publish(examples, ingest_report, config.split_names, max_rejected_fraction)
+
+
+def _split_files(split_patterns: str):
+    """Parses "train=F;eval=G" into ((file, split), ...) and the list of files."""
+    pairs = []
+    for item in (i.strip() for i in split_patterns.split(";") if i.strip()):
+        name, sep, pattern = item.partition("=")
+        if not sep:
+            raise ValueError(f"split_patterns items must look like 'train=path'. Received: "
+                             f"{item!r}")
+        pairs.extend((path, name.strip()) for path in match_files(pattern))
+    return tuple(pairs), [path for path, _ in pairs]
 
 
 def parse_fractions(text: str) -> tuple[tuple[str, float], ...]:

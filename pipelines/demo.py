@@ -15,6 +15,14 @@ def sample_path(*parts: str) -> str:
     return str(importlib.resources.files("cuttingedge.sample_data").joinpath(*parts))
 
 
+def ranking_sample_config(layout: RunLayout, beam_args: tuple[str, ...], epochs: int = 10):
+    """The ranking pipeline on the bundled Vaswani/NPL sample (real query and document text)."""
+    from cuttingedge.pipelines.ranking import RankingConfig
+
+    return RankingConfig(train=sample_path("vaswani", "vaswani.parquet"), layout=layout,
+                         schema="letor", epochs=epochs, num_trees=200, beam_args=beam_args)
+
+
 def run_demo(output: str, beam_args: tuple[str, ...]) -> int:
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions

@@ -37,14 +37,26 @@ class _ProgressHandler(logging.Handler):
                   file=self._stream, flush=True)
 
 
+class _DropNoise(logging.Filter):
+    """Hides TFX warnings that say nothing actionable to users of these pipelines."""
+
+    NOISE = ("ArtifactQuery.property_predicate is not supported",)
+
+    def filter(self, record):
+        return not any(text in record.getMessage() for text in self.NOISE)
+
+
 @contextlib.contextmanager
 def _progress(total: int, stream):
     """Shows progress lines and keeps TFX's INFO chatter off the screen meanwhile."""
     root = logging.getLogger()  # absl and TFX loggers propagate here
     handler = _ProgressHandler(total, stream)
     saved_level, saved = root.level, [(h, h.level) for h in root.handlers]
+    noise = _DropNoise()
     for other, level in saved:
         other.setLevel(max(level, logging.WARNING))
+        other.addFilter(noise)
+    logging.getLogger("tensorflow").setLevel(logging.WARNING)
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     try:
@@ -54,6 +66,7 @@ def _progress(total: int, stream):
         root.setLevel(saved_level)
         for other, level in saved:
             other.setLevel(level)
+            other.removeFilter(noise)
 
 
 def run_pipeline(pipeline: tfx.dsl.Pipeline, stream=None) -> float:

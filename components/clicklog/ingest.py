@@ -53,6 +53,23 @@ class ClickLogIngestConfig:
     splits: SplitConfig = SplitConfig()
     seed: int = 0
     max_rejected_fraction: float = 0.01
+    split_files: tuple[tuple[str, str], ...] = ()
+
+    def split_of(self, source: str, query_id: str) -> int:
+        """Split index of a query: by hashing its id, or by the file it came from.
+
+        With split_files, a file's rows go to its split; when no file is given for "test",
+        one query in ten of the "train" files is carved out (by hash) as the test split.
+        """
+        names = self.splits.names
+        if not self.split_files:
+            return self.splits.index_of(query_id)
+        name = dict(self.split_files)[source]
+        assigned = {split for _, split in self.split_files}
+        if name == "train" and "test" in names and "test" not in assigned:
+            carve = SplitConfig((("train", 9), ("test", 1)))
+            name = carve.names[carve.index_of(query_id)]
+        return names.index(name)
 
     def __post_init__(self):
         if self.input_format != "auto" and self.input_format not in formats.FORMATS:
@@ -63,6 +80,10 @@ class ClickLogIngestConfig:
         if self.cap_strategy not in CAP_STRATEGIES:
             raise ValueError(f"Unknown cap_strategy {self.cap_strategy!r}. Expected one of "
                              f"{list(CAP_STRATEGIES)}.")
+        unknown = {name for _, name in self.split_files} - set(self.splits.names)
+        if unknown:
+            raise ValueError(f"Files are assigned to unknown split(s) {sorted(unknown)}. "
+                             f"Expected some of {self.splits.names}.")
         if not 0 <= self.max_rejected_fraction <= 1:
             raise ValueError("max_rejected_fraction must be in [0, 1]. Received: "
                              f"{self.max_rejected_fraction}")
@@ -124,6 +145,7 @@ class QueryList:
     query_id: str
     rows: list[ClickRow]
     candidates: int
+    split: int = 0
 
 
 def _priority(row: ClickRow, strategy: str, seed: int) -> tuple:
@@ -170,16 +192,20 @@ class KeepBoundedList(beam.CombineFn):
 class GroupClicksByQuery(beam.PTransform):
     """Groups validated rows into one bounded `QueryList` per query id, in display order."""
 
-    def __init__(self, max_list_size: int, cap_strategy: str = "position", seed: int = 0):
+    def __init__(self, max_list_size: int, cap_strategy: str = "position", seed: int = 0,
+                 split_of=None):
         super().__init__()
         self._combine = KeepBoundedList(max_list_size, cap_strategy, seed)
+        self._split_of = split_of or (lambda source, query_id: 0)
 
     def expand(self, rows):
+        split_of = self._split_of
         return (rows
-                | "KeyByQuery" >> beam.Map(lambda row: (row.query_id, row))
+                | "KeyByQuery" >> beam.Map(
+                    lambda row: ((split_of(row.source, row.query_id), row.query_id), row))
                 | "KeepBoundedList" >> beam.CombinePerKey(self._combine)
                 | "ToQueryList" >> beam.MapTuple(
-                    lambda qid, out: QueryList(qid, out[1], out[0])))
+                    lambda key, out: QueryList(key[1], out[1], out[0], key[0])))
 
 
 def query_list_to_example(query: QueryList, feature_names: Iterable[str],
@@ -252,12 +278,11 @@ class IngestClickLogs(beam.PTransform):
                | "SortAux" >> beam.combiners.ToList()
                | "SortedAux" >> beam.Map(sorted))
         lists = rows | "Group" >> GroupClicksByQuery(config.max_list_size, config.cap_strategy,
-                                                     config.seed)
+                                                     config.seed, config.split_of)
         splits = config.splits
 
         def to_split_example(query, feature_names, auxiliary_names):
-            example = query_list_to_example(query, feature_names, auxiliary_names)
-            return splits.index_of(query.query_id), example
+            return query.split, query_list_to_example(query, feature_names, auxiliary_names)
 
         examples = lists | "ToExample" >> beam.Map(
             to_split_example, beam.pvalue.AsSingleton(names), beam.pvalue.AsSingleton(aux))

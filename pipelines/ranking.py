@@ -1,0 +1,115 @@
+"""The ranking pipeline: click logs or LETOR files in, a pushed ELWC ranking model out.
+
+    ClickLogExampleGen -> validation gate -> [Tuner] -> Trainer (neural, run_fn)
+                                          -> TrainLambdaMart
+    Trainer + TrainLambdaMart -> EvaluateRankers (blend, compare, bless) -> Pusher
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from tfx import v1 as tfx
+
+from cuttingedge.components.example_gen import ClickLogExampleGen
+from cuttingedge.components.ranking import EvaluateRankers, TrainLambdaMart
+from cuttingedge.pipelines.layout import RunLayout
+from cuttingedge.pipelines.validation import add_validation
+from cuttingedge.trainers.ranking import trainer as ranking_trainer
+
+NAME = "ranking"
+
+
+@dataclasses.dataclass(frozen=True)
+class RankingConfig:
+    """One ranking pipeline.
+
+    Args:
+      train, eval, test: files of each split; with only `train`, splits are by hashing the
+        query id; with train and eval, one query in ten of train is carved out as test.
+      schema: "letor" (data-set specific numeric features, inferred) or "clicklog" (the
+        generator's curated columns).
+      epochs, batch_size, list_size: neural training budget.
+      tune_trials: Keras Tuner trials before training (0 skips the Tuner).
+      num_trees: LambdaMART boosting rounds (with early stopping on eval).
+      position_bias: learn a position-bias tower during training.
+    """
+
+    train: str
+    eval: str = ""
+    test: str = ""
+    layout: RunLayout = RunLayout()
+    schema: str = "letor"
+    epochs: int = 10
+    batch_size: int = 32
+    list_size: int = 0
+    tune_trials: int = 0
+    num_trees: int = 300
+    position_bias: bool = True
+    max_list_size: int = 200
+    beam_args: tuple[str, ...] = ("--direct_running_mode=in_memory",)
+
+    def __post_init__(self):
+        if self.test and not self.eval:
+            raise ValueError("Give --eval too when giving --test.")
+        if self.epochs < 1 or self.batch_size < 1 or self.tune_trials < 0 or self.num_trees < 1:
+            raise ValueError(f"epochs, batch_size and num_trees must be >= 1 and tune_trials "
+                             f">= 0. Received: {self}")
+
+    @property
+    def split_patterns(self) -> str:
+        if not self.eval:
+            return ""
+        items = [f"train={self.train}", f"eval={self.eval}"]
+        return ";".join(items + ([f"test={self.test}"] if self.test else []))
+
+
+def _fn_path(fn) -> str:
+    return f"{fn.__module__}.{fn.__qualname__}"
+
+
+def create_pipeline(config: RankingConfig) -> tfx.dsl.Pipeline:
+    """Builds the ranking pipeline from `config`."""
+    example_gen = ClickLogExampleGen(input_pattern=config.train,
+                                     split_patterns=config.split_patterns,
+                                     max_list_size=config.max_list_size)
+    examples = example_gen.outputs["examples"]
+    validation = add_validation(examples, config.schema, infer_unlisted=config.schema == "letor")
+    schema = validation[1].outputs["schema"]
+    gate = validation[-1]
+    custom = {"epochs": config.epochs, "batch_size": config.batch_size,
+              "list_size": config.list_size, "position_bias": config.position_bias,
+              "max_trials": max(1, config.tune_trials)}
+    components = [example_gen, *validation]
+    hyperparameters = None
+    if config.tune_trials:
+        tuner = tfx.components.Tuner(
+            tuner_fn=_fn_path(ranking_trainer.tuner_fn), examples=examples, schema=schema,
+            train_args=tfx.proto.TrainArgs(num_steps=0), eval_args=tfx.proto.EvalArgs(num_steps=0),
+            custom_config=custom)
+        tuner.add_upstream_node(gate)
+        hyperparameters = tuner.outputs["best_hyperparameters"]
+        components.append(tuner)
+    trainer = tfx.components.Trainer(
+        run_fn=_fn_path(ranking_trainer.run_fn), examples=examples, schema=schema,
+        hyperparameters=hyperparameters, train_args=tfx.proto.TrainArgs(num_steps=0),
+        eval_args=tfx.proto.EvalArgs(num_steps=0), custom_config=custom)
+    trainer.add_upstream_node(gate)
+    lambdamart = TrainLambdaMart(examples=examples, schema=schema, num_trees=config.num_trees)
+    lambdamart.add_upstream_node(gate)
+    evaluator = EvaluateRankers(examples=examples, schema=schema,
+                                neural=trainer.outputs["model"],
+                                lambdamart=lambdamart.outputs["model"],
+                                serving_dir=config.layout.serving(NAME),
+                                report_dir=config.layout.reports(NAME))
+    pusher = tfx.components.Pusher(
+        model=evaluator.outputs["model"], model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(
+                base_directory=config.layout.serving(NAME))))
+    components += [trainer, lambdamart, evaluator, pusher]
+    return tfx.dsl.Pipeline(
+        pipeline_name=NAME, pipeline_root=config.layout.pipeline_root(NAME),
+        metadata_connection_config=tfx.orchestration.metadata
+        .sqlite_metadata_connection_config(config.layout.metadata_path),
+        components=components, enable_cache=True, beam_pipeline_args=list(config.beam_args))

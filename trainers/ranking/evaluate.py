@@ -1,0 +1,147 @@
+"""Compare neural, LambdaMART and blended rankers; choose the blend weight; draw the chart.
+
+Metrics follow TF-Ranking's definitions (cuttingedge.trainers.ranking.metrics): NDCG uses
+gains 2^label - 1 and discount 1/log2(rank + 1); a list with no relevant document scores 0
+and still counts (weight 1) in the mean.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from cuttingedge.trainers.ranking import metrics as ranking_metrics
+from cuttingedge.trainers.ranking.data import RankingLists
+from cuttingedge.trainers.ranking.preprocess import TextConfig, preprocess
+from cuttingedge.trainers.ranking.serving import standardize, to_elwc
+
+METRICS = {
+    "ndcg_1": lambda: ranking_metrics.NDCGMetric(topn=1),
+    "ndcg_5": lambda: ranking_metrics.NDCGMetric(topn=5),
+    "ndcg_10": lambda: ranking_metrics.NDCGMetric(topn=10),
+    "mrr": ranking_metrics.MRRMetric,
+    "map": ranking_metrics.MeanAveragePrecisionMetric,
+    "arp": ranking_metrics.ARPMetric,
+}
+WEIGHTS = tuple(np.round(np.linspace(0, 1, 11), 2))
+
+
+def ranking_metrics_of(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """All METRICS of scores [lists, size] against labels (-1 = padding)."""
+    out = {}
+    for name, make in METRICS.items():
+        metric = make()
+        metric.update_state(tf.constant(labels, tf.float32), tf.constant(scores, tf.float32))
+        out[name] = float(metric.result())
+    return out
+
+
+def neural_scores(scorer, lists: RankingLists, text: TextConfig, batch: int = 256):
+    """Scores of the Keras scorer on in-memory lists ([lists, size])."""
+    out = []
+    for start in range(0, len(lists), batch):
+        part = slice(start, start + batch)
+        inputs = preprocess({"query_text": tf.constant(lists.query_text[part]),
+                             "doc_text": tf.constant(lists.doc_text[part]),
+                             "numeric": tf.constant(lists.numeric[part]),
+                             "label": tf.constant(lists.label[part])}, text)
+        out.append(scorer(inputs, training=False).numpy())
+    return np.concatenate(out)
+
+
+def forest_scores(forest, lists: RankingLists) -> np.ndarray:
+    """Scores of the compiled LambdaMART trees on in-memory lists ([lists, size])."""
+    flat = lists.numeric.reshape(-1, lists.numeric.shape[-1])
+    return forest.score(tf.constant(flat, tf.float32)).numpy().reshape(lists.label.shape)
+
+
+def blend(neural: np.ndarray, trees: np.ndarray, mask: np.ndarray, weight: float) -> np.ndarray:
+    """(1 - w) * z(neural) + w * z(trees), per-list standardised, as RankingServer does."""
+    m = tf.constant(mask, tf.float32)
+    return ((1 - weight) * standardize(tf.constant(neural), m)
+            + weight * standardize(tf.constant(trees), m)).numpy()
+
+
+def choose_weight(neural, trees, lists: RankingLists, metric: str = "ndcg_10"):
+    """The blend weight with the best `metric` on `lists` (ties: the smaller weight)."""
+    scores = {w: ranking_metrics_of(lists.label, blend(neural, trees, lists.mask, w))[metric]
+              for w in WEIGHTS}
+    best = max(WEIGHTS, key=lambda w: (scores[w], -w))
+    return float(best), {str(w): v for w, v in scores.items()}
+
+
+def pushed_versions(serving_dir: str) -> list[str]:
+    """Version folders (integers) under a TF Serving model folder, oldest first."""
+    paths = [p for p in glob.glob(os.path.join(serving_dir, "*"))
+             if os.path.basename(p).isdigit() and
+             os.path.exists(os.path.join(p, "saved_model.pb"))]
+    return sorted(paths, key=lambda p: int(os.path.basename(p)))
+
+
+def served_scores(model_dir: str, lists: RankingLists, feature_names: list[str],
+                  batch: int = 64) -> np.ndarray:
+    """Scores of a SavedModel called through serving_default with ELWC, as TF Serving would."""
+    serve = tf.saved_model.load(model_dir).signatures["serving_default"]
+    size = lists.label.shape[1]
+    out = []
+    for start in range(0, len(lists), batch):
+        requests = []
+        for i in range(start, min(start + batch, len(lists))):
+            n = int(lists.mask[i].sum())
+            docs = [{"doc_text": lists.doc_text[i, j].decode() if isinstance(
+                lists.doc_text[i, j], bytes) else str(lists.doc_text[i, j]),
+                     **dict(zip(feature_names, lists.numeric[i, j].tolist()))}
+                    for j in range(n)]
+            text = lists.query_text[i]
+            requests.append(to_elwc(text.decode() if isinstance(text, bytes) else text, docs))
+        scores = serve(examples=tf.constant(requests))["scores"].numpy()
+        out.append(np.pad(scores, ((0, 0), (0, size - scores.shape[1]))))
+    return np.concatenate(out)
+
+
+@dataclasses.dataclass
+class Comparison:
+    """What the evaluation decided, with the figures behind it."""
+
+    blend_weight: float
+    candidate: str
+    eval_ndcg_10: dict[str, float]
+    test: dict[str, dict[str, float]]
+    weight_search: dict[str, float]
+    blessed: bool = False
+    reason: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=True)
+
+
+def plot_comparison(test: dict[str, dict[str, float]], path: str, title: str) -> str:
+    """A grouped bar chart of every metric for every model, saved as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models = list(test)
+    names = [n for n in METRICS if n != "arp"]
+    x = np.arange(len(names))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [5, 1]})
+    for i, model in enumerate(models):
+        ax.bar(x + (i - (len(models) - 1) / 2) * 0.8 / len(models),
+               [test[model][n] for n in names], 0.8 / len(models), label=model)
+        ax2.bar(i, test[model]["arp"], 0.6, label=model)
+    ax.set_xticks(x, [n.upper().replace("_", "@") for n in names])
+    ax.set_ylabel("test split (higher is better)")
+    ax.legend()
+    ax2.set_xticks(range(len(models)), models, rotation=30)
+    ax2.set_title("ARP (lower is better)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
