@@ -130,6 +130,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output(ranking)
     ranking.set_defaults(handler=_run_ranking)
 
+    score = commands.add_parser(
+        "score", help="batch-score a file with a pushed model",
+        description="Batch scoring with a pushed SavedModel.")
+    scored = score.add_subparsers(dest="model_kind", metavar="MODEL", required=True)
+    score_ranking = scored.add_parser(
+        "ranking", help="score every row of a LETOR/SVMlight, Parquet or CSV click log",
+        description="Score every row of a LETOR/SVMlight file (qid: or .query side file), "
+                    "Parquet or CSV click log with a pushed ranking model, reading rows with "
+                    "the same readers and rules as training. Writes a TSV with one line per "
+                    "input row, in input order: qid, row index (0-based), score.")
+    score_ranking.add_argument("--model", required=True, metavar="DIR",
+                               help="a version folder, e.g. runs/serving/ranking/1700000000")
+    score_ranking.add_argument("--input", required=True, metavar="FILE")
+    score_ranking.add_argument("--output", required=True, metavar="FILE")
+    score_ranking.set_defaults(handler=_score_ranking)
+
     demo = commands.add_parser(
         "demo", help="run every pipeline on the bundled sample data",
         description="Run every pipeline end to end on the small sample data bundled with the "
@@ -202,6 +218,18 @@ def _run_ranking(args, extra) -> int:
         config = ranking_sample_config(layout, _beam_args(extra), epochs=args.epochs)
     run_pipeline(ranking.create_pipeline(config))
     _print_outputs(layout, [ranking.NAME])
+    return 0
+
+
+def _score_ranking(args, extra) -> int:
+    from cuttingedge.trainers.ranking.batch import score_file
+
+    if not os.path.exists(args.input) and "://" not in args.input:
+        raise FileNotFoundError(f"Input {args.input!r} does not exist.")
+    if not os.path.isdir(args.model) and "://" not in args.model:
+        raise FileNotFoundError(f"Model folder {args.model!r} does not exist.")
+    rows = score_file(args.model, args.input, args.output)
+    print(f"Scored {rows} rows into {args.output}")
     return 0
 
 

@@ -89,3 +89,36 @@ def test_exported_model_serves_elwc_in_a_fresh_process(ranking_run):
     assert "SHAPE [2, 5]" in result.stdout          # lists of 3 and 5 documents
     assert "PAD 0.0 0.0" in result.stdout           # slots past a list's end score 0
     assert "MISSING True" in result.stdout          # a missing feature is named in the error
+
+
+def test_score_ranking_cli_scores_every_row_in_input_order(ranking_run, shared_data, tmp_path):
+    layout, found = ranking_run
+    model = next(m for m in found["Model"] if "EvaluateRankers" in m.uri)
+    lines = (shared_data / "lightgbm_lambdarank" / "rank.train").read_text().splitlines()[:40]
+    (tmp_path / "in.txt").write_text("\n".join(f"{line.split(' ', 1)[0]} qid:{i // 7} "
+                                               f"{line.split(' ', 1)[1]}"
+                                               for i, line in enumerate(lines)) + "\n")
+    result = subprocess.run([sys.executable, "-m", "cuttingedge.pipelines.cli", "score",
+                             "ranking", "--model", os.path.join(model.uri, "Format-Serving"),
+                             "--input", str(tmp_path / "in.txt"), "--output",
+                             str(tmp_path / "out.tsv")], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line.split("\t") for line in (tmp_path / "out.tsv").read_text().splitlines()[1:]]
+    assert [int(r[1]) for r in rows] == list(range(40))
+    assert [r[0] for r in rows] == [str(i // 7) for i in range(40)]
+    assert len({r[2] for r in rows}) > 10  # real, varied scores
+
+
+def test_score_ranking_names_the_bad_row(ranking_run, tmp_path):
+    layout, found = ranking_run
+    model = next(m for m in found["Model"] if "EvaluateRankers" in m.uri)
+    (tmp_path / "bad.txt").write_text("1 qid:1 1:0.5\n0 qid:1 1:oops\n")
+    result = subprocess.run([sys.executable, "-m", "cuttingedge.pipelines.cli", "score",
+                             "ranking", "--model", os.path.join(model.uri, "Format-Serving"),
+                             "--input", str(tmp_path / "bad.txt"), "--output",
+                             str(tmp_path / "out.tsv")], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 2
+    assert "bad.txt row 2: feature value 'oops'" in result.stderr
+    assert "Traceback" not in result.stderr

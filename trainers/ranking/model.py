@@ -186,12 +186,13 @@ def build_ranker(config: RankerConfig, num_features: int, numeric_sample: np.nda
     scores = GroupwiseScorer(config.group_size, config.hidden_units, config.dropout,
                              name="scores")(h, inputs["mask"])
     scorer = keras.Model(inputs, scores, name="scorer")
-    position = keras.Input((None,), dtype="int64", name="position")
+    train_inputs = dict(inputs)
     train_scores = scorer(inputs)
     if config.position_bias:
-        train_scores = keras.layers.Add()([train_scores,
-                                           PositionBias(config.max_position)(position)])
-    trainer = keras.Model({**inputs, "position": position}, train_scores, name="trainer")
+        train_inputs["position"] = keras.Input((None,), dtype="int64", name="position")
+        train_scores = keras.layers.Add()([
+            train_scores, PositionBias(config.max_position)(train_inputs["position"])])
+    trainer = keras.Model(train_inputs, train_scores, name="trainer")
     trainer.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
                     loss=ranking_losses.get(config.loss)(),
                     metrics=[ranking_metrics.NDCGMetric(topn=10), ranking_metrics.MRRMetric()])

@@ -60,9 +60,10 @@ class TrainOptions:
         return cls(**custom)
 
 
-def _model_inputs(batch: dict) -> tuple[dict, tf.Tensor]:
+def _model_inputs(batch: dict, with_position: bool) -> tuple[dict, tf.Tensor]:
     inputs = preprocess(batch, TEXT)
-    inputs["position"] = batch["position"]
+    if with_position:
+        inputs["position"] = batch["position"]
     return inputs, batch["label"]
 
 
@@ -71,7 +72,8 @@ def _datasets(fn_args, feature_names, options: TrainOptions, list_size: int):
                               options.batch_size, shuffle=True, seed=options.seed)
     evaluation = data.make_dataset(fn_args.eval_files, feature_names, list_size,
                                    options.batch_size)
-    return train.map(_model_inputs), evaluation.map(_model_inputs)
+    to_inputs = lambda batch: _model_inputs(batch, options.position_bias)  # noqa: E731
+    return train.map(to_inputs), evaluation.map(to_inputs)
 
 
 def _numeric_sample(files, feature_names, list_size, limit=20000) -> np.ndarray:
