@@ -122,11 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
     ranking.add_argument("--schema", choices=["letor", "clicklog"], default="letor",
                          help="letor: numeric features inferred from the data; clicklog: the "
                               "generator's curated columns")
-    ranking.add_argument("--epochs", type=_positive_int, default=10)
+    ranking.add_argument("--epochs", type=_positive_int, default=40,
+                         help="neural ranker epochs (default 40)")
     ranking.add_argument("--tune-trials", type=int, default=0,
                          help="Keras Tuner trials before training (default 0: defaults)")
     ranking.add_argument("--trees", type=_positive_int, default=300,
                          help="LambdaMART boosting rounds (early stopping on eval)")
+    ranking.add_argument("--position-bias", choices=["auto", "on", "off"], default="auto",
+                         help="position-bias tower in training (auto: on for --schema clicklog, "
+                              "where labels are clicks; off for judged relevance)")
     _add_output(ranking)
     ranking.set_defaults(handler=_run_ranking)
 
@@ -211,7 +215,8 @@ def _run_ranking(args, extra) -> int:
         config = ranking.RankingConfig(
             train=args.train, eval=args.eval, test=args.test, layout=layout,
             schema=args.schema, epochs=args.epochs, tune_trials=args.tune_trials,
-            num_trees=args.trees, beam_args=_beam_args(extra))
+            num_trees=args.trees, beam_args=_beam_args(extra),
+            position_bias={"auto": None, "on": True, "off": False}[args.position_bias])
     else:
         from cuttingedge.pipelines.demo import ranking_sample_config
 

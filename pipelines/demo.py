@@ -48,6 +48,11 @@ def run_demo(output: str, beam_args: tuple[str, ...]) -> int:
     ]
     for config in configs:
         run_pipeline(ingestion.create_pipeline(config))
+    from cuttingedge.pipelines import ranking
+
+    run_pipeline(ranking.create_pipeline(ranking_sample_config(layout, beam_args, epochs=15)))
     print(f"\n[demo] finished in {time.monotonic() - start:.0f}s. Outputs:")
-    _print_outputs(layout, [c.name for c in configs])
+    _print_outputs(layout, [c.name for c in configs] + [ranking.NAME])
+    print(f"serving models under {os.path.join(layout.output, 'serving')}; reports under "
+          f"{os.path.join(layout.output, 'reports')}")
     return 0

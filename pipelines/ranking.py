@@ -32,7 +32,9 @@ class RankingConfig:
       epochs, batch_size, list_size: neural training budget.
       tune_trials: Keras Tuner trials before training (0 skips the Tuner).
       num_trees: LambdaMART boosting rounds (with early stopping on eval).
-      position_bias: learn a position-bias tower during training.
+      position_bias: learn a position-bias tower during training; None (default) turns it on
+        for click logs (schema "clicklog"), whose labels are biased clicks, and off for judged
+        relevance (LETOR), where row order is not a display position.
     """
 
     train: str
@@ -40,12 +42,12 @@ class RankingConfig:
     test: str = ""
     layout: RunLayout = RunLayout()
     schema: str = "letor"
-    epochs: int = 10
+    epochs: int = 40
     batch_size: int = 32
     list_size: int = 0
     tune_trials: int = 0
     num_trees: int = 300
-    position_bias: bool = True
+    position_bias: bool | None = None
     max_list_size: int = 200
     beam_args: tuple[str, ...] = ("--direct_running_mode=in_memory",)
 
@@ -77,8 +79,10 @@ def create_pipeline(config: RankingConfig) -> tfx.dsl.Pipeline:
     validation = add_validation(examples, config.schema, infer_unlisted=config.schema == "letor")
     schema = validation[1].outputs["schema"]
     gate = validation[-1]
+    position_bias = config.schema == "clicklog" if config.position_bias is None \
+        else config.position_bias
     custom = {"epochs": config.epochs, "batch_size": config.batch_size,
-              "list_size": config.list_size, "position_bias": config.position_bias,
+              "list_size": config.list_size, "position_bias": position_bias,
               "max_trials": max(1, config.tune_trials)}
     components = [example_gen, *validation]
     hyperparameters = None

@@ -31,7 +31,7 @@ INTERACTIONS = ("none", "attention")
 class RankerConfig:
     """Hyperparameters of the neural ranker (the search space is in trainer.py)."""
 
-    loss: str = "softmax"
+    loss: str = "approx_ndcg"
     group_size: int = 1
     interaction: str = "none"
     hidden_units: tuple[int, ...] = (64, 32)

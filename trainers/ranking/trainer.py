@@ -23,14 +23,14 @@ from cuttingedge.trainers.ranking.model import RankerConfig, build_ranker
 from cuttingedge.trainers.ranking.preprocess import TextConfig, preprocess
 
 TEXT = TextConfig()
-LOSS_CHOICES = ("softmax", "approx_ndcg", "pairwise_logistic", "sigmoid_cross_entropy")
+LOSS_CHOICES = ("approx_ndcg", "softmax", "pairwise_logistic", "sigmoid_cross_entropy")
 
 
 def search_space(hp: keras_tuner.HyperParameters) -> RankerConfig:
     """The tunable hyperparameters, defined once for tuner_fn and run_fn."""
     units = hp.Int("units", 16, 64, step=16, default=32)
     return RankerConfig(
-        loss=hp.Choice("loss", list(LOSS_CHOICES), default="softmax"),
+        loss=hp.Choice("loss", list(LOSS_CHOICES), default="approx_ndcg"),
         group_size=hp.Choice("group_size", [1, 2, 3], default=1),
         interaction=hp.Choice("interaction", ["none", "attention"], default="none"),
         hidden_units=(units * 2, units),
