@@ -113,6 +113,7 @@ class Comparison:
     eval_ndcg_10: dict[str, float]
     test: dict[str, dict[str, float]]
     weight_search: dict[str, float]
+    test_true_relevance: dict[str, dict[str, float]] | None = None
     blessed: bool = False
     reason: str = ""
 
