@@ -1,0 +1,133 @@
+"""On-the-fly renders of brand logos as they appear in mail, inside tf.data.
+
+Each sample: one brand's clean icon (RGBA) is recoloured (brand colour, random colour, or
+inverted: light logo on a dark tile), placed on a plane with a random 3D pose, seen through a
+perspective camera, lit with a Phong model (cuttingedge.trainers.graphics.render), composited
+on a random crop of a background photo or a tinted solid, then degraded as mail does: blur,
+tiny-then-upscaled, JPEG compression, off-centre crops. Every random choice derives from a
+stateless seed, so a (seed, index) pair always gives the same image.
+
+Training and held-out renders differ in seed AND conditions: held-out renders use background
+photos never used in training and a different JPEG-quality range.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import tensorflow as tf
+
+from cuttingedge.trainers.graphics.render import RenderConfig, random_render
+
+
+@dataclasses.dataclass(frozen=True)
+class AugmentConfig:
+    """How renders are made.
+
+    Args:
+      image_size: side of the square output image.
+      jpeg_quality: (low, high) JPEG quality range.
+      max_blur_sigma: largest Gaussian blur sigma, in pixels.
+      tiny_probability: chance of rendering tiny and upscaling (pixelated logos).
+      photo_probability: chance of a photo background (else a tinted solid).
+      render: the 3D pose / camera / lighting ranges.
+    """
+
+    image_size: int = 64
+    jpeg_quality: tuple[int, int] = (30, 95)
+    max_blur_sigma: float = 1.2
+    tiny_probability: float = 0.2
+    photo_probability: float = 0.6
+    render: RenderConfig = RenderConfig(out_size=64, max_pitch_degrees=35.0,
+                                        max_yaw_degrees=35.0, max_roll_degrees=25.0,
+                                        depth_range=(1.1, 2.2), max_shift=0.15)
+
+    def __post_init__(self):
+        low, high = self.jpeg_quality
+        if not 1 <= low <= high <= 100:
+            raise ValueError(f"jpeg_quality must be 1 <= low <= high <= 100. Received: "
+                             f"{self.jpeg_quality}")
+        if self.render.out_size != self.image_size:
+            object.__setattr__(self, "render",
+                               dataclasses.replace(self.render, out_size=self.image_size))
+
+
+HELDOUT = AugmentConfig(jpeg_quality=(20, 80))
+
+
+def _hex_to_rgb(hex_colours: list[str]) -> tf.Tensor:
+    values = [[int(h[i:i + 2], 16) / 255.0 for i in (0, 2, 4)] if len(h) == 6 else [0, 0, 0]
+              for h in hex_colours]
+    return tf.constant(values, tf.float32)
+
+
+def _blur(image, sigma):
+    radius = 3
+    x = tf.range(-radius, radius + 1, dtype=tf.float32)
+    kernel = tf.exp(-0.5 * tf.square(x / tf.maximum(sigma, 1e-3)))
+    kernel = kernel / tf.reduce_sum(kernel)
+    k2 = kernel[:, None] * kernel[None, :]
+    k2 = tf.tile(k2[:, :, None, None], [1, 1, 3, 1])
+    out = tf.nn.depthwise_conv2d(image[None], k2, [1, 1, 1, 1], "SAME")[0]
+    return tf.where(sigma < 0.2, image, out)
+
+
+def render_sample(masks, colours, backgrounds, label, seed, config: AugmentConfig):
+    """One augmented render of brand `label`.
+
+    Args:
+      masks: [brands, H, W] float alpha masks of the clean icons.
+      colours: [brands, 3] brand colours in [0, 1].
+      backgrounds: [photos, h, w, 3] float photos in [0, 1].
+      label: int32 scalar brand index.
+      seed: int32 [2] stateless seed.
+    Returns:
+      float32 [image_size, image_size, 3] in [0, 1].
+    """
+    seeds = tf.random.experimental.stateless_split(seed, 10)
+    u = tf.random.stateless_uniform([8], seeds[0])
+    mask = tf.gather(masks, label)
+    brand = tf.gather(colours, label)
+    random_colour = tf.random.stateless_uniform([3], seeds[1])
+    colour = tf.where(u[0] < 0.5, brand, random_colour)
+    tile_dark = u[1] < 0.25  # inverted: light logo on a dark tile
+    tile = tf.where(tile_dark, tf.zeros(3) + 0.1 * u[2], tf.ones(3) - 0.1 * u[2])
+    logo_colour = tf.where(tile_dark, 1.0 - 0.5 * random_colour * u[3], colour)
+    texture = mask[..., None] * logo_colour + (1.0 - mask[..., None]) * tile
+    alpha = tf.where(u[4] < 0.5, mask, tf.ones_like(mask))  # bare logo or logo on its tile
+    size = config.image_size
+    photo = tf.gather(backgrounds, tf.random.stateless_uniform(
+        [], seeds[2], 0, tf.shape(backgrounds)[0], tf.int32))
+    photo = tf.image.stateless_random_crop(photo, [size, size, 3], seeds[3])
+    solid = tf.ones([size, size, 3]) * tf.random.stateless_uniform([1, 1, 3], seeds[4])
+    background = tf.where(u[5] < config.photo_probability, photo, solid)
+    image = random_render(tf.concat([texture, alpha[..., None]], -1), background, seeds[5],
+                          config.render)
+    image = _blur(image, u[6] * config.max_blur_sigma)
+    tiny = tf.random.stateless_uniform([], seeds[6], 12, size // 2, tf.int32)
+    small = tf.image.resize(image, [tiny, tiny], antialias=True)
+    image = tf.where(u[7] < config.tiny_probability,
+                     tf.image.resize(small, [size, size], method="nearest"), image)
+    low, high = config.jpeg_quality
+    quality = tf.random.stateless_uniform([], seeds[7], low, high + 1, tf.int32)
+    image = tf.image.adjust_jpeg_quality(tf.clip_by_value(image, 0.0, 1.0), quality)
+    return tf.reshape(image, [size, size, 3])
+
+
+def make_renders(masks, colours, backgrounds, seed: int, config: AugmentConfig,
+                 count: int | None = None) -> tf.data.Dataset:
+    """(image, label) pairs cycling over brands; infinite when `count` is None."""
+    masks = tf.constant(masks, tf.float32)
+    colours = tf.constant(colours, tf.float32)
+    backgrounds = tf.constant(backgrounds, tf.float32)
+    brands = int(masks.shape[0])
+    indices = tf.data.Dataset.range(count if count is not None else 2 ** 62)
+
+    def one(index):
+        label = tf.cast(index % brands, tf.int32)
+        sample_seed = tf.stack([tf.constant(seed, tf.int64), index])
+        image = render_sample(masks, colours, backgrounds, label,
+                              tf.cast(sample_seed % (2 ** 31 - 1), tf.int32), config)
+        return image, label
+
+    return indices.map(one, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -1,0 +1,81 @@
+"""Logo classifiers: a small tunable CNN family, Keras Tuner's HyperResNet, and the baseline.
+
+Every model takes float RGB images [batch, S, S, 3] in [0, 1] and returns class probabilities.
+"""
+
+from __future__ import annotations
+
+import keras
+import keras_tuner
+
+ARCHITECTURES = ("cnn", "resnet")
+
+
+def small_cnn(hp: keras_tuner.HyperParameters, image_size: int, classes: int) -> keras.Model:
+    """A tunable CNN: `blocks` conv blocks of `filters` x 2^i channels, BN, pooling, dropout."""
+    blocks = hp.Int("blocks", 3, 5, default=4)
+    filters = hp.Choice("filters", [16, 24, 32, 48], default=32)
+    dense = hp.Choice("dense", [128, 256, 512], default=256)
+    dropout = hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.2)
+    learning_rate = hp.Float("learning_rate", 3e-4, 3e-3, sampling="log", default=1e-3)
+    inputs = keras.Input((image_size, image_size, 3))
+    x = keras.layers.Rescaling(2.0, offset=-1.0)(inputs)
+    for i in range(blocks):
+        width = filters * 2 ** min(i, 3)
+        x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False)(x)
+        x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.Activation("relu")(x)
+        x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False)(x)
+        x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.Activation("relu")(x)
+        if i < blocks - 1:
+            x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dropout(dropout)(x)
+    x = keras.layers.Dense(dense, activation="relu")(x)
+    outputs = keras.layers.Dense(classes, activation="softmax")(x)
+    model = keras.Model(inputs, outputs, name="logo_cnn")
+    _compile(model, learning_rate)
+    return model
+
+
+def _compile(model: keras.Model, learning_rate: float) -> None:
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy", keras.metrics.SparseTopKCategoricalAccuracy(
+                      5, name="top5")])
+
+
+class LogoHyperModel(keras_tuner.HyperModel):
+    """The search space: the small CNN family, or Keras Tuner's HyperResNet (`architecture`)."""
+
+    def __init__(self, image_size: int, classes: int, architectures=("cnn",)):
+        super().__init__(name="logos")
+        unknown = set(architectures) - set(ARCHITECTURES)
+        if unknown:
+            raise ValueError(f"Unknown architectures {sorted(unknown)}. Expected some of "
+                             f"{list(ARCHITECTURES)}.")
+        self.image_size, self.classes = image_size, classes
+        self.architectures = tuple(architectures)
+
+    def build(self, hp):
+        architecture = hp.Choice("architecture", list(self.architectures),
+                                 default=self.architectures[0])
+        if architecture == "resnet":
+            with hp.conditional_scope("architecture", "resnet"):
+                resnet = keras_tuner.applications.HyperResNet(
+                    input_shape=(self.image_size, self.image_size, 3), classes=self.classes)
+                return resnet.build(hp)
+        with hp.conditional_scope("architecture", "cnn"):
+            return small_cnn(hp, self.image_size, self.classes)
+
+
+def resnet_baseline(image_size: int, classes: int, learning_rate: float = 1e-3) -> keras.Model:
+    """ResNet50V2 from scratch (weights=None) at the same input size: the baseline."""
+    base = keras.applications.ResNet50V2(weights=None, input_shape=(image_size, image_size, 3),
+                                         classes=classes)
+    inputs = keras.Input((image_size, image_size, 3))
+    model = keras.Model(inputs, base(keras.layers.Rescaling(2.0, offset=-1.0)(inputs)),
+                        name="resnet50v2_baseline")
+    _compile(model, learning_rate)
+    return model
