@@ -110,6 +110,10 @@ def EvaluateRankers(
     serving_path = os.path.join(model.uri, "Format-Serving")
     serving.export(serving.RankingServer(scorer, names, TEXT, forest if weight > 0 else None,
                                          weight), serving_path)
+    from cuttingedge.components.serving.warmup import write_warmup_requests
+
+    write_warmup_requests(serving_path, [{"examples": evaluate.elwc_requests(
+        lists, names, range(min(4, len(lists))))}], model_name="ranking")
     result = evaluate.Comparison(weight, candidate, ndcg, test, search, truth)
     versions = evaluate.pushed_versions(serving_dir) if serving_dir else []
     if versions:

@@ -23,6 +23,20 @@ def ranking_sample_config(layout: RunLayout, beam_args: tuple[str, ...], epochs:
                          schema="letor", epochs=epochs, num_trees=200, beam_args=beam_args)
 
 
+def logos_config(layout: RunLayout, beam_args: tuple[str, ...], budget=None, options=None,
+                 algorithm: str = "hyperband", architectures: str = "cnn",
+                 input_path: str = ""):
+    """The logo pipeline on the 150 bundled brand icons (or `input_path`)."""
+    from cuttingedge.pipelines.logos import LogosConfig
+    from cuttingedge.trainers.logos.trainer import LogoOptions
+    from cuttingedge.trainers.tuning.budget import SearchBudget
+
+    return LogosConfig(input=input_path or sample_path("logos", "manifest.csv"), layout=layout,
+                       options=options or LogoOptions(), algorithm=algorithm,
+                       architectures=architectures,
+                       budget=budget or SearchBudget(max_trials=10), beam_args=beam_args)
+
+
 def run_demo(output: str, beam_args: tuple[str, ...]) -> int:
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions

@@ -2,7 +2,8 @@
 
     ClickLogExampleGen -> validation gate -> [Tuner] -> Trainer (neural, run_fn)
                                           -> TrainLambdaMart
-    Trainer + TrainLambdaMart -> EvaluateRankers (blend, compare, bless) -> Pusher
+    Trainer + TrainLambdaMart -> EvaluateRankers (blend, compare, bless)
+    -> InfraValidate (fresh process replays the warmup requests) -> PushAtomically
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from tfx import v1 as tfx
 
 from cuttingedge.components.example_gen import ClickLogExampleGen
 from cuttingedge.components.ranking import EvaluateRankers, TrainLambdaMart
+from cuttingedge.components.serving.components import InfraValidate, PushAtomically
 from cuttingedge.pipelines.layout import RunLayout
 from cuttingedge.pipelines.validation import add_validation
 from cuttingedge.trainers.ranking import trainer as ranking_trainer
@@ -106,12 +108,12 @@ def create_pipeline(config: RankingConfig) -> tfx.dsl.Pipeline:
                                 lambdamart=lambdamart.outputs["model"],
                                 serving_dir=config.layout.serving(NAME),
                                 report_dir=config.layout.reports(NAME))
-    pusher = tfx.components.Pusher(
-        model=evaluator.outputs["model"], model_blessing=evaluator.outputs["blessing"],
-        push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(
-                base_directory=config.layout.serving(NAME))))
-    components += [trainer, lambdamart, evaluator, pusher]
+    infra = InfraValidate(model=evaluator.outputs["model"])
+    pusher = PushAtomically(model=evaluator.outputs["model"],
+                            model_blessing=evaluator.outputs["blessing"],
+                            infra_blessing=infra.outputs["blessing"],
+                            serving_base=config.layout.serving(NAME))
+    components += [trainer, lambdamart, evaluator, infra, pusher]
     return tfx.dsl.Pipeline(
         pipeline_name=NAME, pipeline_root=config.layout.pipeline_root(NAME),
         metadata_connection_config=tfx.orchestration.metadata

@@ -83,6 +83,20 @@ def pushed_versions(serving_dir: str) -> list[str]:
     return sorted(paths, key=lambda p: int(os.path.basename(p)))
 
 
+def elwc_requests(lists: RankingLists, feature_names: list[str], indices) -> list[bytes]:
+    """Serialised ELWC requests of the given lists, as a client would send them."""
+    def text(value):
+        return value.decode() if isinstance(value, bytes) else str(value)
+
+    requests = []
+    for i in indices:
+        n = int(lists.mask[i].sum())
+        docs = [{"doc_text": text(lists.doc_text[i, j]),
+                 **dict(zip(feature_names, lists.numeric[i, j].tolist()))} for j in range(n)]
+        requests.append(to_elwc(text(lists.query_text[i]), docs))
+    return requests
+
+
 def served_scores(model_dir: str, lists: RankingLists, feature_names: list[str],
                   batch: int = 64) -> np.ndarray:
     """Scores of a SavedModel called through serving_default with ELWC, as TF Serving would."""
@@ -90,15 +104,8 @@ def served_scores(model_dir: str, lists: RankingLists, feature_names: list[str],
     size = lists.label.shape[1]
     out = []
     for start in range(0, len(lists), batch):
-        requests = []
-        for i in range(start, min(start + batch, len(lists))):
-            n = int(lists.mask[i].sum())
-            docs = [{"doc_text": lists.doc_text[i, j].decode() if isinstance(
-                lists.doc_text[i, j], bytes) else str(lists.doc_text[i, j]),
-                     **dict(zip(feature_names, lists.numeric[i, j].tolist()))}
-                    for j in range(n)]
-            text = lists.query_text[i]
-            requests.append(to_elwc(text.decode() if isinstance(text, bytes) else text, docs))
+        requests = elwc_requests(lists, feature_names, range(start, min(start + batch,
+                                                                          len(lists))))
         scores = serve(examples=tf.constant(requests))["scores"].numpy()
         out.append(np.pad(scores, ((0, 0), (0, size - scores.shape[1]))))
     return np.concatenate(out)

@@ -1,0 +1,187 @@
+"""TFX components of the brand-logo pipeline.
+
+    ImageExampleGen -> gate -> TuneLogos (Keras Tuner, budget, records) -> Trainer (run_fn)
+                            -> TrainLogoBaseline (ResNet50V2, same budget)
+    Trainer + baseline -> EvaluateLogos (held-out renders; bless if it beats the baseline)
+                       -> Pusher
+
+TuneLogos keeps the stock Tuner's contract: its HyperParameters artifact holds exactly one
+JSON file of `HyperParameters.get_config()`, so the stock Trainer reads it.
+"""
+
+import json
+import os
+import shutil
+import time
+
+from tfx import v1 as tfx
+
+from cuttingedge.components.artifacts import Report
+
+standard = tfx.types.standard_artifacts
+InputArtifact = tfx.dsl.components.InputArtifact
+OutputArtifact = tfx.dsl.components.OutputArtifact
+Parameter = tfx.dsl.components.Parameter
+
+
+def _train_files(examples) -> list:
+    import glob
+
+    files = sorted(glob.glob(os.path.join(examples.uri, "Split-train", "*")))
+    if not files:
+        raise FileNotFoundError(f"No training images under {examples.uri}.")
+    return files
+
+
+def _options(custom_config: str):
+    from cuttingedge.trainers.logos.trainer import LogoOptions
+
+    return LogoOptions.from_custom_config(json.loads(custom_config or "{}"))
+
+
+@tfx.dsl.components.component
+def TuneLogos(
+    examples: InputArtifact[standard.Examples],
+    best_hyperparameters: OutputArtifact[standard.HyperParameters],
+    tuning: OutputArtifact[Report],
+    custom_config: Parameter[str] = "{}",
+    algorithm: Parameter[str] = "hyperband",
+    architectures: Parameter[str] = "cnn",
+    max_trials: Parameter[int] = 10,
+    max_seconds: Parameter[float] = 0.0,
+    max_dollars: Parameter[float] = 0.0,
+    dollars_per_hour: Parameter[float] = 0.0,
+    objective: Parameter[str] = "val_accuracy",
+    live_dir: Parameter[str] = "",
+) -> None:
+    """Keras Tuner search over the logo HyperModel within a budget (trials, seconds, dollars:
+    whichever ends first); every trial recorded in `tuning` (trials.csv/json, status.json,
+    TensorBoard HParams). `live_dir` mirrors the records for `cuttingedge tune status/dashboard`."""
+    import keras_tuner
+
+    from cuttingedge.trainers.logos import model as model_lib
+    from cuttingedge.trainers.logos import trainer
+    from cuttingedge.trainers.tuning.budget import SearchBudget
+    from cuttingedge.trainers.tuning.search import make_tuner, search
+
+    options = _options(custom_config)
+    budget = SearchBudget(max_trials=max_trials or None, max_seconds=max_seconds or None,
+                          max_dollars=max_dollars or None,
+                          dollars_per_hour=dollars_per_hour or None)
+    data = trainer.prepare(_train_files(examples), options)
+    hypermodel = model_lib.LogoHyperModel(options.image_size, len(data.kit.brands),
+                                          tuple(a.strip() for a in architectures.split(",")))
+    records = live_dir or tuning.uri
+    extra = {"max_epochs": options.epochs} if algorithm == "hyperband" else {}
+    tuner = make_tuner(algorithm, hypermodel, objective=objective,
+                       directory=os.path.join(tuning.uri, "keras_tuner"), project_name="logos",
+                       budget=budget, seed=options.seed, out_dir=records, **extra)
+    fit_kwargs = {} if algorithm == "hyperband" else {"epochs": options.epochs}
+    result = search(tuner, *data.train, validation_data=data.validation,
+                    batch_size=options.batch_size, verbose=0, **fit_kwargs)
+    if result.best_hyperparameters is None:
+        raise RuntimeError(f"No trial completed ({result.stop_reason}); see {records}.")
+    with open(os.path.join(best_hyperparameters.uri, "best_hyperparameters.txt"), "w") as f:
+        json.dump(result.best_hyperparameters.get_config(), f)
+    if live_dir:
+        shutil.copytree(live_dir, tuning.uri, dirs_exist_ok=True)
+    tuning.set_string_custom_property("stop_reason", str(result.stop_reason))
+    tuning.set_float_custom_property("best_score", float(result.best_score))
+    print(f"[tuning] best {objective} {result.best_score:.4f} after {len(result.trials)} "
+          f"trials; stopped: {result.stop_reason}")
+
+
+@tfx.dsl.components.component
+def TrainLogoBaseline(
+    examples: InputArtifact[standard.Examples],
+    model: OutputArtifact[standard.Model],
+    custom_config: Parameter[str] = "{}",
+) -> None:
+    """ResNet50V2 from scratch with the same input size, renders and epochs as the tuned model."""
+    import keras
+
+    from cuttingedge.trainers.logos import model as model_lib
+    from cuttingedge.trainers.logos import trainer
+
+    options = _options(custom_config)
+    keras.utils.set_random_seed(options.seed)
+    data = trainer.prepare(_train_files(examples), options)
+    baseline = model_lib.resnet_baseline(options.image_size, len(data.kit.brands))
+    history = trainer.fit(baseline, data, options)
+    trainer.save_model(baseline, data.kit.brands, options,
+                       os.path.join(model.uri, "Format-Serving"), history)
+
+
+def _latency_ms(serving_dir: str, image: bytes, calls: int = 30) -> float:
+    import numpy as np
+    import tensorflow as tf
+
+    serve = tf.saved_model.load(serving_dir).signatures["serving_default"]
+    request = tf.constant([image])
+    serve(image_bytes=request)
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        serve(image_bytes=request)
+        times.append(1000 * (time.perf_counter() - start))
+    return float(np.median(times))
+
+
+@tfx.dsl.components.component
+def EvaluateLogos(
+    examples: InputArtifact[standard.Examples],
+    model: InputArtifact[standard.Model],
+    baseline: InputArtifact[standard.Model],
+    blessing: OutputArtifact[standard.ModelBlessing],
+    evaluation: OutputArtifact[Report],
+    custom_config: Parameter[str] = "{}",
+    report_dir: Parameter[str] = "",
+) -> None:
+    """Held-out top-1/top-5, parameters and latency of tuned model and baseline; blesses the
+    tuned model only when its held-out top-1 beats the baseline's."""
+    import io
+
+    import keras
+    import numpy as np
+    from PIL import Image
+
+    from cuttingedge.trainers.logos import kit as kit_lib
+    from cuttingedge.trainers.logos import report, trainer
+
+    options = _options(custom_config)
+    brand_kit = kit_lib.kit_from_examples(_train_files(examples), 96, options.colours_csv)
+    images, labels = trainer.heldout_pool(brand_kit, options)
+    sample = io.BytesIO()
+    Image.fromarray((images[0] * 255).astype(np.uint8)).save(sample, format="PNG")
+    figures = {}
+    for name, artifact in (("tuned", model), ("baseline", baseline)):
+        net = keras.models.load_model(os.path.join(artifact.uri, "model.keras"))
+        probabilities = net.predict(images, batch_size=256, verbose=0)
+        ranked = np.argsort(-probabilities, axis=1)
+        figures[name] = {
+            "heldout_top1": float(np.mean(ranked[:, 0] == labels)),
+            "heldout_top5": float(np.mean(np.any(ranked[:, :5] == labels[:, None], axis=1))),
+            "parameters": int(net.count_params()),
+            "latency_ms_batch1": _latency_ms(os.path.join(artifact.uri, "Format-Serving"),
+                                             sample.getvalue()),
+        }
+    blessed = figures["tuned"]["heldout_top1"] > figures["baseline"]["heldout_top1"]
+    reason = (f"tuned held-out top-1 {figures['tuned']['heldout_top1']:.4f} vs baseline "
+              f"{figures['baseline']['heldout_top1']:.4f}")
+    blessing.set_int_custom_property("blessed", int(blessed))
+    blessing.set_string_custom_property("reason", reason)
+    summary = {"blessed": blessed, "reason": reason, "models": figures,
+               "heldout_renders": int(len(labels)), "brands": len(brand_kit.brands)}
+    with open(os.path.join(evaluation.uri, "evaluation.json"), "w") as handle:
+        json.dump(summary, handle, indent=1)
+    report.save_grid(images[:64], os.path.join(evaluation.uri, "heldout_samples.png"))
+    train_images, _ = trainer.render_pool(
+        brand_kit, kit_lib.load_backgrounds(options.train_backgrounds), options.seed,
+        options.augment, 64)
+    report.save_grid(train_images, os.path.join(evaluation.uri, "augmented_samples.png"))
+    report.plot_comparison(figures, os.path.join(evaluation.uri, "evaluation.png"))
+    print(f"[logos] {'BLESSED' if blessed else 'NOT blessed'}: {reason}")
+    if report_dir:
+        os.makedirs(report_dir, exist_ok=True)
+        for name in os.listdir(evaluation.uri):
+            shutil.copy(os.path.join(evaluation.uri, name), os.path.join(report_dir, name))

@@ -1,0 +1,15 @@
+"""The examples in the docstrings run."""
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [".request", ".warmup", ".infra_validation", ".push", ".client", ".testing"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples_run(name):
+    module = importlib.import_module(f"cuttingedge.components.serving{name}")
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

@@ -1,0 +1,69 @@
+"""The served logo classifier: encoded image bytes in, brand, score and probabilities out.
+
+`serving_default(image_bytes: tf.string [batch])` decodes PNG, JPEG, GIF (first frame) or BMP
+of any size, resizes to the model's input, and returns `brand` (tf.string [batch], the slug of
+the top class), `score` (its probability) and `probabilities` [batch, brands]. The brand list
+is an asset of the SavedModel (`assets/brands.txt`, one slug per line, line = class id).
+Bytes that are not an image make the request fail with TensorFlow's decode error.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import tensorflow as tf
+
+
+class LogoServer(tf.Module):
+    """A Keras classifier wrapped with decoding and the brand lookup."""
+
+    def __init__(self, model, brands: list[str], image_size: int):
+        super().__init__()
+        self.model, self.image_size = model, image_size
+        folder = tempfile.mkdtemp(prefix="brands-")
+        path = os.path.join(folder, "brands.txt")
+        with open(path, "w") as handle:
+            handle.write("\n".join(brands) + "\n")
+        self.brands_file = tf.saved_model.Asset(path)
+        self.table = tf.lookup.StaticHashTable(tf.lookup.TextFileInitializer(
+            self.brands_file, tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER, tf.string,
+            tf.lookup.TextFileIndex.WHOLE_LINE), default_value="")
+        self.serve = tf.function(self._serve, input_signature=[
+            tf.TensorSpec([None], tf.string, name="image_bytes")])
+
+    def decode(self, image_bytes):
+        image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
+        image = tf.image.resize(tf.cast(image, tf.float32) / 255.0,
+                                [self.image_size, self.image_size], antialias=True)
+        return tf.ensure_shape(image, [self.image_size, self.image_size, 3])
+
+    def _serve(self, image_bytes):
+        images = tf.map_fn(self.decode, image_bytes, fn_output_signature=tf.TensorSpec(
+            [self.image_size, self.image_size, 3], tf.float32))
+        probabilities = self.model(images, training=False)
+        top = tf.argmax(probabilities, axis=-1)
+        return {"brand": self.table.lookup(top), "score": tf.reduce_max(probabilities, -1),
+                "probabilities": probabilities}
+
+
+def export(server: LogoServer, path: str) -> str:
+    """Saves the server as a SavedModel with the `serving_default` signature."""
+    tf.saved_model.save(server, path, signatures={"serving_default": server.serve})
+    return path
+
+
+def predict_files(model_dir: str, paths: list[str], top: int = 3):
+    """Returns [(path, [(brand, probability), ...top])] for image files."""
+    loaded = tf.saved_model.load(model_dir)
+    serve = loaded.signatures["serving_default"]
+    with tf.io.gfile.GFile(os.path.join(model_dir, "assets", "brands.txt")) as handle:
+        brands = handle.read().split()
+    results = []
+    for path in paths:
+        with tf.io.gfile.GFile(path, "rb") as handle:
+            data = handle.read()
+        probabilities = serve(image_bytes=tf.constant([data]))["probabilities"].numpy()[0]
+        best = probabilities.argsort()[::-1][:top]
+        results.append((path, [(brands[i], float(probabilities[i])) for i in best]))
+    return results
