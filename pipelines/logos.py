@@ -67,7 +67,10 @@ def create_pipeline(config: LogosConfig) -> tfx.dsl.Pipeline:
     trainer = tfx.components.Trainer(
         run_fn=f"{logo_trainer.run_fn.__module__}.{logo_trainer.run_fn.__qualname__}",
         examples=examples, hyperparameters=tuner.outputs["best_hyperparameters"],
-        train_args=tfx.proto.TrainArgs(num_steps=0), eval_args=tfx.proto.EvalArgs(num_steps=0),
+        train_args=tfx.proto.TrainArgs(num_steps=0),
+        # The brand kit is one split; evaluation renders are made from it (held out by seed,
+        # backgrounds and conditions), so the Trainer's "eval" files are the same kit.
+        eval_args=tfx.proto.EvalArgs(splits=["train"], num_steps=0),
         custom_config=config.custom_config)
     baseline = TrainLogoBaseline(examples=examples, custom_config=custom)
     baseline.add_upstream_node(gate)

@@ -61,7 +61,8 @@ class ValidationResult:
 
 
 def check_finite(outputs: dict[str, np.ndarray], where: str) -> None:
-    """Raises InfraValidationError unless every output holds only finite numbers.
+    """Raises InfraValidationError unless every output holds finite numbers or non-empty
+    strings (labels such as a brand name).
 
     Example:
         >>> try:
@@ -72,6 +73,13 @@ def check_finite(outputs: dict[str, np.ndarray], where: str) -> None:
     """
     for name, value in outputs.items():
         array = np.asarray(value)
+        if array.dtype == object or array.dtype.kind in "SU":
+            # Labels (e.g. a brand name) are fine, but an empty one means a failed lookup.
+            empty = sum(1 for item in array.ravel() if not item)
+            if empty:
+                raise InfraValidationError(f"{where}: output {name!r} has {empty} empty "
+                                           f"string(s) of {array.size}; expected labels.")
+            continue
         if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
             raise InfraValidationError(f"{where}: output {name!r} has dtype {array.dtype}; "
                                        f"expected numbers.")

@@ -85,10 +85,11 @@ def test_replay_errors_name_the_request_and_the_problem(tiny_model, signature, r
         replay_warmup_requests(tiny_model)
 
 
-def test_string_outputs_are_not_numbers():
-    with pytest.raises(InfraValidationError, match=r"request 3: output 'y_bytes' has dtype "
-                                                   r"object; expected numbers\."):
-        check_finite({"y": np.ones(2), "y_bytes": np.array([b"1.0"], object)}, "request 3")
+def test_string_outputs_must_be_non_empty_labels():
+    check_finite({"y": np.ones(2), "brand": np.array([b"paypal"], object)}, "request 3")
+    with pytest.raises(InfraValidationError, match=r"request 3: output 'brand' has 1 empty "
+                                                   r"string\(s\) of 2; expected labels\."):
+        check_finite({"brand": np.array([b"x", b""], object)}, "request 3")
 
 
 def test_missing_model_or_warmup_fails_without_guessing(tiny_model, tmp_path):
