@@ -181,6 +181,27 @@ def build_parser() -> argparse.ArgumentParser:
     predict_logos.add_argument("images", nargs="+", metavar="IMAGE")
     predict_logos.set_defaults(handler=_predict_logos)
 
+    client = commands.add_parser(
+        "serve-client", help="send Predict requests to a running TensorFlow Serving",
+        description="Send a Predict request to TensorFlow Serving over gRPC or REST. Inputs "
+                    "are files: --image for the logos model (image_bytes), --elwc for the "
+                    "ranking model (serialised ExampleListWithContext), or --values for the "
+                    "anomaly model (comma-separated window).",
+        epilog="Serve a pushed model with the stock container, e.g.\n"
+               "  docker run -p 8500:8500 -p 8501:8501 -v $PWD/runs/serving/logos:"
+               "/models/logos -e MODEL_NAME=logos tensorflow/serving",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    client.add_argument("--target", required=True, metavar="HOST:PORT",
+                        help="gRPC address (e.g. localhost:8500), or http://HOST:PORT for REST")
+    client.add_argument("--model", required=True, metavar="NAME", help="served model name")
+    client.add_argument("--signature", default="serving_default")
+    inputs = client.add_mutually_exclusive_group(required=True)
+    inputs.add_argument("--image", nargs="+", metavar="FILE", help="image files (logos)")
+    inputs.add_argument("--elwc", nargs="+", metavar="FILE",
+                        help="files of serialised ExampleListWithContext (ranking)")
+    inputs.add_argument("--values", metavar="V1,V2,...", help="one window of values (anomaly)")
+    client.set_defaults(handler=_serve_client)
+
     score = commands.add_parser(
         "score", help="batch-score a file with a pushed model",
         description="Batch scoring with a pushed SavedModel.")
@@ -322,6 +343,36 @@ def _predict_logos(args, extra) -> int:
     return 0
 
 
+def _serve_client(args, extra) -> int:
+    import numpy as np
+
+    from cuttingedge.components.serving import client
+
+    if args.image or args.elwc:
+        paths = args.image or args.elwc
+        missing = [p for p in paths if not os.path.exists(p)]
+        if missing:
+            raise FileNotFoundError(f"Input file(s) not found: {missing}")
+        blobs = [open(p, "rb").read() for p in paths]
+        inputs = {"image_bytes" if args.image else "examples": blobs}
+    else:
+        try:
+            window = [float(v) for v in args.values.split(",")]
+        except ValueError:
+            raise UsageError(f"--values must be comma-separated numbers. Received: "
+                             f"{args.values!r}") from None
+        inputs = {"windows": np.array([window], np.float32)}
+    if args.target.startswith(("http://", "https://")):
+        outputs = client.predict_rest(args.target, args.model, inputs, signature=args.signature)
+    else:
+        outputs = client.predict_grpc(args.target, args.model, inputs, signature=args.signature)
+    if not isinstance(outputs, dict):
+        outputs = {"output": outputs}
+    for name, value in sorted(outputs.items()):
+        print(f"{name}: {np.array2string(np.asarray(value), threshold=20, precision=4)}")
+    return 0
+
+
 def _score_ranking(args, extra) -> int:
     from cuttingedge.trainers.ranking.batch import score_file
 
@@ -370,11 +421,12 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_libraries()
     from cuttingedge.components.contract import DataContractError
     from cuttingedge.components.deadletter import TooManyRejected
+    from cuttingedge.components.serving.client import PredictError
 
     try:
         return args.handler(args, extra)
-    except (UsageError, ValueError, FileNotFoundError, DataContractError,
-            TooManyRejected) as err:
+    except (UsageError, ValueError, FileNotFoundError, DataContractError, TooManyRejected,
+            PredictError) as err:
         print(f"cuttingedge {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -65,8 +65,17 @@ def run_demo(output: str, beam_args: tuple[str, ...]) -> int:
     from cuttingedge.pipelines import ranking
 
     run_pipeline(ranking.create_pipeline(ranking_sample_config(layout, beam_args, epochs=15)))
+    from cuttingedge.pipelines import logos
+    from cuttingedge.trainers.logos.trainer import LogoOptions
+    from cuttingedge.trainers.tuning.budget import SearchBudget
+
+    demo_logos = LogoOptions(image_size=48, train_renders=3000, validation_renders=450,
+                             heldout_renders=900, epochs=3)
+    run_pipeline(logos.create_pipeline(logos_config(
+        layout, beam_args, budget=SearchBudget(max_trials=3, max_seconds=240),
+        options=demo_logos, algorithm="random")))
     print(f"\n[demo] finished in {time.monotonic() - start:.0f}s. Outputs:")
-    _print_outputs(layout, [c.name for c in configs] + [ranking.NAME])
+    _print_outputs(layout, [c.name for c in configs] + [ranking.NAME, logos.NAME])
     print(f"serving models under {os.path.join(layout.output, 'serving')}; reports under "
           f"{os.path.join(layout.output, 'reports')}")
     return 0

@@ -103,3 +103,27 @@ def test_tune_status_cli_reads_the_records(logos_run):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "2" in result.stdout and "best" in result.stdout.lower()
+
+
+def test_serve_client_sends_grpc_and_rest_requests(logos_run):
+    from cuttingedge.components.serving.testing import serve_test_server
+
+    layout, found = logos_run
+    model = next(m for m in found["Model"] if "/Trainer/" in m.uri)
+    server = serve_test_server(os.path.join(model.uri, "Format-Serving"), "logos")
+    try:
+        image = sample_path("logos", "png128", "paypal.png")
+        for target in (f"127.0.0.1:{server.grpc_port}", f"http://127.0.0.1:{server.rest_port}"):
+            result = subprocess.run([sys.executable, "-m", "cuttingedge.pipelines.cli",
+                                     "serve-client", "--target", target, "--model", "logos",
+                                     "--image", image], capture_output=True, text=True,
+                                    timeout=120)
+            assert result.returncode == 0, result.stderr[-2000:]
+            assert "brand:" in result.stdout and "probabilities:" in result.stdout
+        result = subprocess.run([sys.executable, "-m", "cuttingedge.pipelines.cli",
+                                 "serve-client", "--target", f"127.0.0.1:{server.grpc_port}",
+                                 "--model", "nope", "--image", image],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+    finally:
+        server.stop()
