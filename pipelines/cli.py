@@ -392,15 +392,27 @@ def _demo(args, extra) -> int:
 
 
 def _print_outputs(layout, pipelines: list[str]) -> None:
+    """Prints where the newest run of each pipeline left its data, reports and models."""
     from cuttingedge.pipelines.outputs import latest_artifacts
 
+    shown = {"Examples": "validated data", "cuttingedge.IngestReport": "ingestion report",
+             "cuttingedge.Report": "report", "PushedModel": "pushed model"}
     for name in pipelines:
         found = latest_artifacts(layout.metadata_path, name)
-        for type_name in sorted(found):
-            if type_name in ("cuttingedge.IngestReport", "cuttingedge.Report", "PushedModel",
-                             "ExampleAnomalies", "Examples"):
-                for artifact in found[type_name]:
-                    print(f"{name}: {type_name.split('.')[-1]} -> {artifact.uri}")
+        for type_name, label in shown.items():
+            for artifact in found.get(type_name, []):
+                where = artifact.uri
+                if type_name == "PushedModel":
+                    props = artifact.custom_properties
+                    if not props.get("pushed") or not props["pushed"].int_value:
+                        print(f"{name}: not pushed (blessing or infra validation said no; "
+                              f"see the reports)")
+                        continue
+                    where = props["pushed_destination"].string_value
+                print(f"{name}: {label:16s} {where}")
+        reports = layout.reports(name)
+        if os.path.isdir(reports):
+            print(f"{name}: {'reports':16s} {reports}")
 
 
 def _quiet_libraries() -> None:
