@@ -417,6 +417,9 @@ def _print_outputs(layout, pipelines: list[str]) -> None:
 
 def _quiet_libraries() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # tensorflow_transform (imported by TFX) would switch tf.keras to Keras 2; the models here
+    # are Keras 3, and TFP decides which Keras to use from tf.keras.
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "0")
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=UserWarning, module="apache_beam")

@@ -8,6 +8,9 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# tensorflow_transform (imported by TFX) switches tf.keras to Keras 2 unless this is set;
+# the project's models are Keras 3 and TFP must see Keras 3 too (see BUILD.md).
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "0")
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
