@@ -25,7 +25,7 @@ def ranking_run(shared_data, tmp_path_factory):
     (root / "small.train.query").write_text("\n".join(map(str, sizes)) + "\n")
     layout = RunLayout(str(root / "runs"))
     config = ranking.RankingConfig(train=str(root / "small.train"), layout=layout, epochs=2,
-                                   num_trees=30)
+                                   num_trees=30, tune_trials=1)
     run_pipeline(ranking.create_pipeline(config))
     return layout, latest_artifacts(layout.metadata_path, ranking.NAME)
 
@@ -33,7 +33,11 @@ def ranking_run(shared_data, tmp_path_factory):
 def test_every_component_ran_and_the_report_compares_three_models(ranking_run):
     layout, found = ranking_run
     assert {"Examples", "Schema", "ExampleAnomalies", "Model", "ModelBlessing",
-            "PushedModel"} <= set(found)
+            "PushedModel", "HyperParameters", "InfraBlessing"} <= set(found)
+    (hyperparameters,) = found["HyperParameters"]
+    (best,) = os.listdir(hyperparameters.uri)
+    values = json.load(open(os.path.join(hyperparameters.uri, best)))["values"]
+    assert {"loss", "group_size", "interaction", "units", "learning_rate"} <= set(values)
     report = json.load(open(os.path.join(layout.reports(ranking.NAME), "evaluation.json")))
     assert set(report["test"]) == {"neural", "lambdamart", "ensemble"}
     for metrics in report["test"].values():
