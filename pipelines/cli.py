@@ -423,6 +423,7 @@ def _quiet_libraries() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=UserWarning, module="apache_beam")
+    warnings.filterwarnings("ignore", category=UserWarning, module="keras")
 
 
 def main(argv: list[str] | None = None) -> int:

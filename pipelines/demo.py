@@ -69,10 +69,10 @@ def run_demo(output: str, beam_args: tuple[str, ...]) -> int:
     from cuttingedge.trainers.logos.trainer import LogoOptions
     from cuttingedge.trainers.tuning.budget import SearchBudget
 
-    demo_logos = LogoOptions(image_size=48, train_renders=3000, validation_renders=450,
-                             heldout_renders=900, epochs=3)
+    demo_logos = LogoOptions(image_size=32, train_renders=1500, validation_renders=300,
+                             heldout_renders=600, epochs=2)
     run_pipeline(logos.create_pipeline(logos_config(
-        layout, beam_args, budget=SearchBudget(max_trials=3, max_seconds=240),
+        layout, beam_args, budget=SearchBudget(max_trials=2, max_seconds=120),
         options=demo_logos, algorithm="random")))
     print(f"\n[demo] finished in {time.monotonic() - start:.0f}s. Outputs:")
     _print_outputs(layout, [c.name for c in configs] + [ranking.NAME, logos.NAME])

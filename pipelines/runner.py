@@ -50,6 +50,9 @@ class _DropNoise(logging.Filter):
 def _progress(total: int, stream):
     """Shows progress lines and keeps TFX's INFO chatter off the screen meanwhile."""
     root = logging.getLogger()  # absl and TFX loggers propagate here
+    absl = logging.getLogger("absl")  # TF and Keras may raise its level; TFX logs through it
+    absl_level = absl.level
+    absl.setLevel(logging.INFO)
     handler = _ProgressHandler(total, stream)
     saved_level, saved = root.level, [(h, h.level) for h in root.handlers]
     noise = _DropNoise()
@@ -64,6 +67,7 @@ def _progress(total: int, stream):
     finally:
         root.removeHandler(handler)
         root.setLevel(saved_level)
+        absl.setLevel(absl_level)
         for other, level in saved:
             other.setLevel(level)
             other.removeFilter(noise)
