@@ -76,9 +76,8 @@ def TuneLogos(
     tuner = make_tuner(algorithm, hypermodel, objective=objective,
                        directory=os.path.join(tuning.uri, "keras_tuner"), project_name="logos",
                        budget=budget, seed=options.seed, out_dir=records, **extra)
-    fit_kwargs = {} if algorithm == "hyperband" else {"epochs": options.epochs}
-    result = search(tuner, *data.train, validation_data=data.validation,
-                    batch_size=options.batch_size, verbose=0, **fit_kwargs)
+    epochs = {} if algorithm == "hyperband" else {"epochs": options.epochs}
+    result = search(tuner, verbose=0, **trainer.fit_kwargs(data, options), **epochs)
     if result.best_hyperparameters is None:
         raise RuntimeError(f"No trial completed ({result.stop_reason}); see {records}.")
     with open(os.path.join(best_hyperparameters.uri, "best_hyperparameters.txt"), "w") as f:

@@ -114,7 +114,10 @@ def EvaluateRankers(
 
     write_warmup_requests(serving_path, [{"examples": evaluate.elwc_requests(
         lists, names, range(min(4, len(lists))))}], model_name="ranking")
-    result = evaluate.Comparison(weight, candidate, ndcg, test, search, truth)
+    curve = {str(w): evaluate.ranking_metrics_of(
+        test_lists.label, evaluate.blend(neural_test, trees_test, test_lists.mask, w))["ndcg_10"]
+        for w in evaluate.WEIGHTS}
+    result = evaluate.Comparison(weight, candidate, ndcg, test, search, truth, curve)
     versions = evaluate.pushed_versions(serving_dir) if serving_dir else []
     if versions:
         pushed = evaluate.served_scores(versions[-1], lists, names)

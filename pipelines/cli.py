@@ -3,7 +3,10 @@
     cuttingedge generate clicks --rows 100000 --shards 4 --out logs/
     cuttingedge ingest clicks --input 'logs/*.parquet'
     cuttingedge ingest letor --input train.txt
+    cuttingedge run anomaly
+    cuttingedge detect --input series.csv --output scores.csv
     cuttingedge demo
+    cuttingedge compile kubeflow anomaly --pipeline-root gs://b/root --output anomaly.json
 
 Every run writes under one output root (--output, default ./runs). Bad arguments and bad data
 end with a one-line (or one-paragraph) message and exit status 2, not a traceback.
@@ -49,6 +52,23 @@ def _fraction(text: str) -> float:
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
     return value
+
+
+def _open_fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {value}")
+    return value
+
+
+def _ladder_steps() -> list[str]:
+    # Kept in step with cuttingedge.trainers.probabilistic.LADDER (tested), without importing
+    # TensorFlow for --help.
+    return ["fixed_scale", "learned_scale", "bayesian", "bayesian_learned_scale",
+            "gaussian_process", "deterministic"]
 
 
 def _add_output(parser):
@@ -103,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.set_defaults(handler=_ingest)
 
     run = commands.add_parser(
-        "run", help="run a training pipeline (ranking, logos)",
+        "run", help="run a training pipeline (ranking, logos, anomaly)",
         description="Run a training pipeline end to end and push the blessed model.")
     pipelines = run.add_subparsers(dest="pipeline", metavar="PIPELINE", required=True)
     ranking = pipelines.add_parser(
@@ -158,6 +178,61 @@ def build_parser() -> argparse.ArgumentParser:
     logos.add_argument("--train-renders", type=_positive_int, default=12000)
     _add_output(logos)
     logos.set_defaults(handler=_run_logos)
+
+    anomaly = pipelines.add_parser(
+        "anomaly", help="probabilistic anomaly detector on sensor series, pushed to "
+                        "serving/anomaly/",
+        description="Anomaly detection on sensor series (timestamp,value CSV files, one series "
+                    "per file): ingest with time splits, validate, fit a TensorFlow "
+                    "Probability forecaster on the first --train-fraction of every series, "
+                    "calibrate the alarm threshold on the end of that part for "
+                    "--false-alarm-rate, score every point (report: scores CSV/Parquet, "
+                    "anomaly windows JSON, PNG plot per series) and push the detector when "
+                    "its forecasts are finite and its alarm rate stays sane. With no --input "
+                    "it runs on the bundled NAB sample.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    anomaly.add_argument("--input", default="",
+                         help="series file(s) or glob (default: bundled NAB sample)")
+    anomaly.add_argument("--model", choices=_ladder_steps(), default=None, metavar="STEP",
+                         help="ladder step: " + ", ".join(_ladder_steps()) +
+                              " (default: the detector's default)")
+    anomaly.add_argument("--window", type=_positive_int, default=None,
+                         help="past values per forecast (default: the detector's default)")
+    anomaly.add_argument("--epochs", type=_positive_int, default=40,
+                         help="training epochs, early-stopped (default 40)")
+    anomaly.add_argument("--tune-trials", type=int, default=0,
+                         help="Keras Tuner trials over the ladder and layer sizes (default 0)")
+    anomaly.add_argument("--train-fraction", type=_open_fraction, default=0.15,
+                         help="leading share of each series to train and calibrate on "
+                              "(default 0.15, NAB's probationary period)")
+    anomaly.add_argument("--false-alarm-rate", type=_open_fraction, default=1e-4,
+                         help="target alarms per normal point (default 1e-4)")
+    _add_output(anomaly)
+    anomaly.set_defaults(handler=_run_anomaly)
+
+    detect = commands.add_parser(
+        "detect", help="score one NAB-layout series file (no pipeline)",
+        description="Read a timestamp,value CSV, train the detector unsupervised on its first "
+                    "--train-fraction, calibrate the threshold there without labels, and write "
+                    "timestamp,value,score,is_anomaly for every input row, in input order. "
+                    "Missing values, unparseable, duplicate or backward timestamps are kept "
+                    "(and counted in the summary line); a missing value is never flagged.")
+    detect.add_argument("--input", required=True, metavar="SERIES.csv")
+    detect.add_argument("--output", required=True, metavar="SCORES.csv")
+    detect.add_argument("--model", choices=_ladder_steps(), default=None, metavar="STEP",
+                        help="ladder step: " + ", ".join(_ladder_steps()))
+    detect.add_argument("--train-fraction", type=_open_fraction, default=0.15,
+                        help="leading share of rows to train on (default 0.15)")
+    detect.add_argument("--window", type=_positive_int, default=None,
+                        help="past values per forecast (default: the detector's default)")
+    detect.add_argument("--epochs", type=_positive_int, default=None)
+    detect.add_argument("--false-alarm-rate", type=_open_fraction, default=None,
+                        help="target alarms per normal point (default 1e-4)")
+    detect.add_argument("--report", default=None, metavar="DIR",
+                        help="also write the full report (Parquet, windows JSON, PNG) there")
+    detect.add_argument("--extra-columns", action="store_true",
+                        help="also write the predictive mean, stddev and its parts")
+    detect.set_defaults(handler=_detect)
 
     tune = commands.add_parser("tune", help="follow a tuning run (status, live dashboard)",
                                description="Follow a Keras Tuner search while it runs.")
@@ -226,6 +301,68 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_output(demo)
     demo.set_defaults(handler=_demo)
+
+    lineage = commands.add_parser(
+        "lineage", help="show where a pushed model came from (ML Metadata)",
+        description="Find the pushed model folder (or a pipeline artifact URI) in ML Metadata "
+                    "and walk its lineage back: the pipeline run, the Model and the execution "
+                    "that trained it with its exec properties and tuned hyperparameters, the "
+                    "Examples, the Schema and the blessings, then every execution's inputs "
+                    "back to the data. ML Metadata is <output>/metadata.sqlite of the output "
+                    "root the folder sits in (<output>/serving/<model>/<version>/).",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    lineage.add_argument("model_dir", metavar="MODEL_DIR",
+                         help="a pushed version folder, e.g. runs/serving/ranking/1700000000, "
+                              "or a pipeline artifact URI under runs/pipelines/")
+    lineage.add_argument("--metadata", default=None, metavar="PATH",
+                         help="ML Metadata SQLite file (default: metadata.sqlite of the output "
+                              "root above MODEL_DIR)")
+    lineage.add_argument("--json", action="store_true",
+                         help="print the lineage as JSON (artifacts, executions, properties)")
+    lineage.set_defaults(handler=_lineage)
+
+    compile_ = commands.add_parser(
+        "compile", help="compile a pipeline for another orchestrator (Kubeflow Pipelines)",
+        description="Compile a training pipeline for an orchestrator instead of running it.")
+    targets = compile_.add_subparsers(dest="target", metavar="TARGET", required=True)
+    kubeflow = targets.add_parser(
+        "kubeflow", help="Kubeflow Pipelines v2 spec (TFX KubeflowV2DagRunner)",
+        description="Compile PIPELINE (ranking, logos or anomaly) with TFX's "
+                    "KubeflowV2DagRunner into a Kubeflow Pipelines v2 spec: a PipelineJob JSON "
+                    "(.json: pipelineSpec + runtimeConfig with the pipeline root) or only the "
+                    "pipelineSpec (.yaml). Every task runs TFX's v2 container entry point in "
+                    "--image, an image built from this repository with the wheel installed "
+                    "with its kubeflow extra. Outputs go under --pipeline-root, laid out like "
+                    "a local run's output root (pipelines/<pipeline>/ is the spec's pipeline "
+                    "root, beside reports/ and serving/); ML Metadata is KFP's own, the spec "
+                    "carries no metadata connection. Needs kfp-pipeline-spec "
+                    "(pip install 'cuttingedge[kubeflow]'), not the kfp SDK.",
+        epilog="Example:\n  cuttingedge compile kubeflow anomaly --pipeline-root gs://b/root "
+               "--output anomaly.json \\\n      -- --runner=DataflowRunner --project=P "
+               "--region=R --temp_location=gs://b/tmp\n"
+               "Beam options after `--` become every Beam executor's beam_pipeline_args "
+               "(default: --direct_running_mode=in_memory, DirectRunner inside the pod).",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    kubeflow.add_argument("pipeline", metavar="PIPELINE", help="ranking, logos or anomaly")
+    kubeflow.add_argument("--output", required=True, metavar="FILE",
+                          help="spec file to write (.json: PipelineJob; .yaml: pipelineSpec)")
+    kubeflow.add_argument("--pipeline-root", required=True, metavar="URI",
+                          help="output root on storage every pod reaches, e.g. "
+                               "gs://bucket/root")
+    kubeflow.add_argument("--image", default="cuttingedge:latest",
+                          help="container image of every task: built from this repository "
+                               "with the cuttingedge wheel installed with its kubeflow extra "
+                               "(default: cuttingedge:latest)")
+    kubeflow.add_argument("--input", default="",
+                          help="the pipeline's data (ranking: training files; logos: icons "
+                               "folder or manifest; anomaly: series glob), a URI or absolute "
+                               "path the pods read (default: the bundled sample in the image)")
+    kubeflow.add_argument("--image-site-packages", metavar="DIR",
+                          default="/usr/local/lib/python3.10/site-packages",
+                          help="site-packages of the image, where the bundled samples are read "
+                               "when --input is not given (default: %(default)s, pip's place "
+                               "in the python:3.10 images)")
+    kubeflow.set_defaults(handler=_compile_kubeflow)
     return parser
 
 
@@ -316,6 +453,41 @@ def _run_logos(args, extra) -> int:
     return 0
 
 
+def _run_anomaly(args, extra) -> int:
+    from cuttingedge.pipelines import anomaly
+    from cuttingedge.pipelines.layout import RunLayout
+    from cuttingedge.pipelines.runner import run_pipeline
+
+    if args.tune_trials < 0:
+        raise UsageError(f"--tune-trials must be >= 0. Received: {args.tune_trials}")
+    if args.input:
+        from cuttingedge.components.inputs import match_files
+
+        match_files(args.input)  # a clear error now rather than inside the pipeline
+    chosen = {k: v for k, v in (("step", args.model), ("window", args.window)) if v is not None}
+    config = anomaly.AnomalyConfig(
+        input_pattern=args.input, layout=RunLayout(args.output), epochs=args.epochs,
+        tune_trials=args.tune_trials, train_fraction=args.train_fraction,
+        false_alarm_rate=args.false_alarm_rate, beam_args=_beam_args(extra), **chosen)
+    run_pipeline(anomaly.create_pipeline(config))
+    _print_outputs(config.layout, [anomaly.NAME])
+    return 0
+
+
+def _detect(args, extra) -> int:
+    from cuttingedge.trainers.anomaly.cli import detect_file
+
+    if not os.path.exists(args.input):
+        raise FileNotFoundError(f"Input {args.input!r} does not exist.")
+    chosen = {k: v for k, v in (("model", args.model), ("window", args.window))
+              if v is not None}
+    summary = detect_file(args.input, args.output, train_fraction=args.train_fraction,
+                          epochs=args.epochs, false_alarm_rate=args.false_alarm_rate,
+                          extra_columns=args.extra_columns, report_dir=args.report, **chosen)
+    print(summary.line())
+    return 0
+
+
 def _tune_status(args, extra) -> int:
     from cuttingedge.trainers.tuning.status import format_status
 
@@ -391,6 +563,37 @@ def _demo(args, extra) -> int:
     return demo.run_demo(args.output, _beam_args(extra))
 
 
+def _lineage(args, extra) -> int:
+    import json
+
+    from cuttingedge.pipelines.lineage import describe, format_tree
+
+    if extra:
+        raise UsageError(f"lineage takes no Beam options. Received: {' '.join(extra)}")
+    found = describe(args.model_dir, metadata=args.metadata)
+    print(json.dumps(found, indent=2, sort_keys=True) if args.json else format_tree(found))
+    return 0
+
+
+def _compile_kubeflow(args, extra) -> int:
+    from cuttingedge.pipelines import kubeflow
+
+    try:
+        spec = kubeflow.compile_pipeline(
+            args.pipeline, args.output, image=args.image, pipeline_root=args.pipeline_root,
+            beam_args=_beam_args(extra), input_path=args.input,
+            image_site_packages=args.image_site_packages)
+    except kubeflow.KubeflowUnavailable as err:
+        raise UsageError(str(err)) from None
+    tasks = spec["pipelineSpec"]["root"]["dag"]["tasks"]
+    root = spec["runtimeConfig"]["gcsOutputDirectory"]
+    where = (f"pipelineSpec only: give pipeline root {root} when creating the run"
+             if args.output.endswith((".yaml", ".yml")) else f"pipeline root {root}")
+    print(f"Wrote {args.output}: Kubeflow Pipelines v2 spec of {args.pipeline} "
+          f"({len(tasks)} tasks, image {args.image}, {where})")
+    return 0
+
+
 def _print_outputs(layout, pipelines: list[str]) -> None:
     """Prints where the newest run of each pipeline left its data, reports and models."""
     from cuttingedge.pipelines.outputs import latest_artifacts
@@ -438,11 +641,12 @@ def main(argv: list[str] | None = None) -> int:
     from cuttingedge.components.contract import DataContractError
     from cuttingedge.components.deadletter import TooManyRejected
     from cuttingedge.components.serving.client import PredictError
+    from cuttingedge.pipelines.runner import PipelineBusyError
 
     try:
         return args.handler(args, extra)
     except (UsageError, ValueError, FileNotFoundError, DataContractError, TooManyRejected,
-            PredictError) as err:
+            PredictError, PipelineBusyError) as err:
         print(f"cuttingedge {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -74,8 +74,12 @@ def run_demo(output: str, beam_args: tuple[str, ...]) -> int:
     run_pipeline(logos.create_pipeline(logos_config(
         layout, beam_args, budget=SearchBudget(max_trials=2, max_seconds=120),
         options=demo_logos, algorithm="random")))
+    from cuttingedge.pipelines import anomaly
+
+    run_pipeline(anomaly.create_pipeline(anomaly.AnomalyConfig(layout=layout, epochs=20,
+                                                               beam_args=beam_args)))
     print(f"\n[demo] finished in {time.monotonic() - start:.0f}s. Outputs:")
-    _print_outputs(layout, [c.name for c in configs] + [ranking.NAME, logos.NAME])
+    _print_outputs(layout, [c.name for c in configs] + [ranking.NAME, logos.NAME, anomaly.NAME])
     print(f"serving models under {os.path.join(layout.output, 'serving')}; reports under "
           f"{os.path.join(layout.output, 'reports')}")
     return 0

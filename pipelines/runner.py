@@ -1,10 +1,20 @@
 """Runs a TFX pipeline on the embedded defaults (LocalDagRunner, SQLite ML Metadata) and
-shows progress: one line per component as it starts and finishes."""
+shows progress: one line per component as it starts and finishes.
+
+SQLite ML Metadata has one writer at a time, so a run holds an exclusive lock on
+`<metadata>.lock` (flock) while it runs: a second `cuttingedge run` on the same output root
+is refused at once with the holder named, instead of racing on the database and the pipeline
+root. The lock dies with its process, so a killed run never leaves a stale lock.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import datetime
+import fcntl
+import json
 import logging
+import os
 import re
 import sys
 import time
@@ -73,17 +83,66 @@ def _progress(total: int, stream):
             other.removeFilter(noise)
 
 
+class PipelineBusyError(RuntimeError):
+    """Another run holds the ML Metadata lock of this output root."""
+
+
+def _sqlite_path(pipeline: tfx.dsl.Pipeline) -> str | None:
+    config = pipeline.metadata_connection_config
+    if config is None or not config.HasField("sqlite"):
+        return None
+    return config.sqlite.filename_uri or None
+
+
+@contextlib.contextmanager
+def metadata_lock(metadata_path: str | None, pipeline_name: str):
+    """Holds an exclusive, non-blocking flock on `<metadata_path>.lock` (module docstring).
+
+    Raises:
+      PipelineBusyError: naming the run that holds the lock.
+    """
+    if not metadata_path:
+        yield
+        return
+    os.makedirs(os.path.dirname(os.path.abspath(metadata_path)), exist_ok=True)
+    path = metadata_path + ".lock"
+    handle = open(path, "a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise PipelineBusyError(
+                f"Another run is using the ML Metadata store {metadata_path} ({holder}). Wait "
+                f"for it to finish, or run with another --output.") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps({"pipeline": pipeline_name, "pid": os.getpid(),
+                                 "started": datetime.datetime.now().isoformat(
+                                     timespec="seconds")}))
+        handle.flush()
+        yield
+    finally:
+        handle.close()  # releases the flock
+
+
 def run_pipeline(pipeline: tfx.dsl.Pipeline, stream=None) -> float:
     """Runs `pipeline` with LocalDagRunner, printing progress; returns the seconds it took.
 
     Component failures propagate as the exception the component raised.
+
+    Raises:
+      PipelineBusyError: another run holds this output root's ML Metadata lock.
     """
     stream = stream or sys.stderr
     start = time.monotonic()
-    print(f"Running pipeline {pipeline.pipeline_info.pipeline_name!r} "
-          f"({len(pipeline.components)} components)", file=stream, flush=True)
-    with _progress(len(pipeline.components), stream):
-        tfx.orchestration.LocalDagRunner().run(pipeline)
+    name = pipeline.pipeline_info.pipeline_name
+    with metadata_lock(_sqlite_path(pipeline), name):
+        print(f"Running pipeline {name!r} ({len(pipeline.components)} components)",
+              file=stream, flush=True)
+        with _progress(len(pipeline.components), stream):
+            tfx.orchestration.LocalDagRunner().run(pipeline)
     took = time.monotonic() - start
     print(f"Pipeline {pipeline.pipeline_info.pipeline_name!r} finished in {took:.1f}s",
           file=stream, flush=True)

@@ -127,3 +127,14 @@ def test_serve_client_sends_grpc_and_rest_requests(logos_run):
         assert result.returncode == 2 and "Traceback" not in result.stderr
     finally:
         server.stop()
+
+
+def test_fuzzed_image_bytes_get_errors_never_crashes(logos_run):
+    from cuttingedge.components.serving.fuzz import fuzz_in_fresh_process
+
+    _, found = logos_run
+    model = next(m for m in found["Model"] if "/Trainer/" in m.uri)
+    report = fuzz_in_fresh_process(os.path.join(model.uri, "Format-Serving"), cases=150)
+    assert not report.crashed, report.crashed
+    assert report.failures == []
+    assert report.cases >= 150 and sum(report.rejected.values()) > 0

@@ -126,3 +126,14 @@ def test_score_ranking_names_the_bad_row(ranking_run, tmp_path):
     assert result.returncode == 2
     assert "bad.txt row 2: feature value 'oops'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_fuzzed_elwc_gets_errors_never_crashes(ranking_run):
+    from cuttingedge.components.serving.fuzz import fuzz_in_fresh_process
+
+    _, found = ranking_run
+    model = next(m for m in found["Model"] if "EvaluateRankers" in m.uri)
+    report = fuzz_in_fresh_process(os.path.join(model.uri, "Format-Serving"), cases=150)
+    assert not report.crashed, report.crashed
+    assert report.failures == []
+    assert report.cases >= 150 and sum(report.rejected.values()) > 0

@@ -90,3 +90,20 @@ def test_elwc_missing_feature_is_named():
     with pytest.raises(tf.errors.InvalidArgumentError, match="f_needed"):
         serving.parse_elwc(tf.constant([serving.to_elwc("q", [{"doc_text": "a"}])]),
                            ["f_needed"])
+
+
+def test_a_ranker_without_text_takes_the_same_inputs_ignores_text_and_saves(tmp_path):
+    rng = np.random.default_rng(0)
+    config = model.RankerConfig(use_text=False, position_bias=False, group_size=2)
+    scorer, trainer = model.build_ranker(config, 3, rng.normal(size=(50, 3)), 64, (4, 6))
+    inputs = {"numeric": tf.constant(rng.normal(size=(2, 5, 3)), tf.float32),
+              "query_ids": tf.constant(rng.integers(0, 64, size=(2, 4))),
+              "doc_ids": tf.constant(rng.integers(0, 64, size=(2, 5, 6))),
+              "overlap": tf.zeros([2, 5, 1]), "mask": tf.ones([2, 5])}
+    other_text = dict(inputs, query_ids=inputs["query_ids"] + 1, doc_ids=inputs["doc_ids"] + 1)
+    np.testing.assert_allclose(scorer(inputs).numpy(), scorer(other_text).numpy())
+    trainer.fit(inputs, tf.constant(rng.integers(0, 3, size=(2, 5)), tf.float32), epochs=1,
+                verbose=0)
+    scorer.save(tmp_path / "scorer.keras")
+    restored = keras.models.load_model(tmp_path / "scorer.keras")
+    np.testing.assert_allclose(restored(inputs).numpy(), scorer(inputs).numpy(), rtol=1e-5)

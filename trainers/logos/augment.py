@@ -9,6 +9,12 @@ stateless seed, so a (seed, index) pair always gives the same image.
 
 Training and held-out renders differ in seed AND conditions: held-out renders use background
 photos never used in training and a different JPEG-quality range.
+
+Curriculum: `make_renders(..., ramp=n)` starts training renders mild and makes them harsher
+render by render until index n, full harshness from then on. A `difficulty` d in [0, 1]
+scales pose angles, off-centre shift, depth spread, blur, the tiny and photo probabilities
+and the JPEG-quality spread (quality from `high` down to `high - d (high - low)`); d = 1 is
+exactly the configured distribution. Held-out renders are always made at d = 1.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import dataclasses
 
 import tensorflow as tf
 
-from cuttingedge.trainers.graphics.render import RenderConfig, random_render
+from cuttingedge.trainers.graphics.render import RenderConfig, render, sample_parameters
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,16 +37,19 @@ class AugmentConfig:
       tiny_probability: chance of rendering tiny and upscaling (pixelated logos).
       photo_probability: chance of a photo background (else a tinted solid).
       render: the 3D pose / camera / lighting ranges.
+      three_d: False skips the 3D stage (pose, perspective camera, Phong light): the icon is
+        composited flat over the background, filling the frame (for ablations, benchmarks).
     """
 
     image_size: int = 64
-    jpeg_quality: tuple[int, int] = (30, 95)
+    jpeg_quality: tuple[int, int] = (15, 95)
     max_blur_sigma: float = 1.2
     tiny_probability: float = 0.2
     photo_probability: float = 0.6
     render: RenderConfig = RenderConfig(out_size=64, max_pitch_degrees=35.0,
                                         max_yaw_degrees=35.0, max_roll_degrees=25.0,
                                         depth_range=(1.1, 2.2), max_shift=0.15)
+    three_d: bool = True
 
     def __post_init__(self):
         low, high = self.jpeg_quality
@@ -52,6 +61,8 @@ class AugmentConfig:
                                dataclasses.replace(self.render, out_size=self.image_size))
 
 
+# Training covers JPEG qualities 15-95 so that the held-out range (20-80, with other photos
+# and seeds) lies inside it; held-out conditions stay as harsh as they were.
 HELDOUT = AugmentConfig(jpeg_quality=(20, 80))
 
 
@@ -72,7 +83,21 @@ def _blur(image, sigma):
     return tf.where(sigma < 0.2, image, out)
 
 
-def render_sample(masks, colours, backgrounds, label, seed, config: AugmentConfig):
+def _scene(seed, config: AugmentConfig, difficulty):
+    """Scene parameters of `config.render`, pose, shift and depth spread scaled by difficulty."""
+    parameters = sample_parameters(seed, config.render)
+    low = config.render.depth_range[0]
+    depth = low + (parameters.translation[2:] - low) * difficulty
+    shift = parameters.translation[:2] / parameters.translation[2:] * depth * difficulty
+    milder = parameters._replace(angles=parameters.angles * difficulty,
+                                 translation=tf.concat([shift, depth], -1))
+    # d = 1 keeps the sampled scene bit for bit (held-out renders are unchanged).
+    return type(parameters)(*(tf.where(difficulty < 1.0, m, p)
+                              for m, p in zip(milder, parameters)))
+
+
+def render_sample(masks, colours, backgrounds, label, seed, config: AugmentConfig,
+                  difficulty=1.0):
     """One augmented render of brand `label`.
 
     Args:
@@ -81,6 +106,7 @@ def render_sample(masks, colours, backgrounds, label, seed, config: AugmentConfi
       backgrounds: [photos, h, w, 3] float photos in [0, 1].
       label: int32 scalar brand index.
       seed: int32 [2] stateless seed.
+      difficulty: float scalar in [0, 1]; 1 is the configured distribution (see module doc).
     Returns:
       float32 [image_size, image_size, 3] in [0, 1].
     """
@@ -100,23 +126,35 @@ def render_sample(masks, colours, backgrounds, label, seed, config: AugmentConfi
         [], seeds[2], 0, tf.shape(backgrounds)[0], tf.int32))
     photo = tf.image.stateless_random_crop(photo, [size, size, 3], seeds[3])
     solid = tf.ones([size, size, 3]) * tf.random.stateless_uniform([1, 1, 3], seeds[4])
-    background = tf.where(u[5] < config.photo_probability, photo, solid)
-    image = random_render(tf.concat([texture, alpha[..., None]], -1), background, seeds[5],
-                          config.render)
-    image = _blur(image, u[6] * config.max_blur_sigma)
-    tiny = tf.random.stateless_uniform([], seeds[6], 12, size // 2, tf.int32)
+    difficulty = tf.clip_by_value(tf.cast(difficulty, tf.float32), 0.0, 1.0)
+    background = tf.where(u[5] < config.photo_probability * difficulty, photo, solid)
+    rgba = tf.concat([texture, alpha[..., None]], -1)
+    if config.three_d:
+        image = render(rgba, background, _scene(seeds[5], config, difficulty), config.render)
+    else:
+        flat = tf.image.resize(rgba, [size, size], antialias=True)
+        image = flat[..., :3] * flat[..., 3:] + (1.0 - flat[..., 3:]) * background
+    image = _blur(image, u[6] * config.max_blur_sigma * difficulty)
+    tiny_low = max(1, min(12, size // 2 - 1))  # 12 px .. size / 2 (smaller below 26 px)
+    tiny = tf.random.stateless_uniform([], seeds[6], tiny_low, max(tiny_low + 1, size // 2),
+                                       tf.int32)
     small = tf.image.resize(image, [tiny, tiny], antialias=True)
-    image = tf.where(u[7] < config.tiny_probability,
+    image = tf.where(u[7] < config.tiny_probability * difficulty,
                      tf.image.resize(small, [size, size], method="nearest"), image)
     low, high = config.jpeg_quality
     quality = tf.random.stateless_uniform([], seeds[7], low, high + 1, tf.int32)
+    quality = tf.cast(tf.round(high - difficulty * tf.cast(high - quality, tf.float32)),
+                      tf.int32)
     image = tf.image.adjust_jpeg_quality(tf.clip_by_value(image, 0.0, 1.0), quality)
     return tf.reshape(image, [size, size, 3])
 
 
 def make_renders(masks, colours, backgrounds, seed: int, config: AugmentConfig,
-                 count: int | None = None) -> tf.data.Dataset:
-    """(image, label) pairs cycling over brands; infinite when `count` is None."""
+                 count: int | None = None, ramp: int = 0) -> tf.data.Dataset:
+    """(image, label) pairs cycling over brands; infinite when `count` is None.
+
+    `ramp` > 0: render i is made at difficulty min(1, (i + 1) / ramp) (the curriculum).
+    """
     masks = tf.constant(masks, tf.float32)
     colours = tf.constant(colours, tf.float32)
     backgrounds = tf.constant(backgrounds, tf.float32)
@@ -126,8 +164,10 @@ def make_renders(masks, colours, backgrounds, seed: int, config: AugmentConfig,
     def one(index):
         label = tf.cast(index % brands, tf.int32)
         sample_seed = tf.stack([tf.constant(seed, tf.int64), index])
+        difficulty = (tf.minimum(1.0, tf.cast(index + 1, tf.float32) / float(ramp))
+                      if ramp > 0 else 1.0)
         image = render_sample(masks, colours, backgrounds, label,
-                              tf.cast(sample_seed % (2 ** 31 - 1), tf.int32), config)
+                              tf.cast(sample_seed % (2 ** 31 - 1), tf.int32), config, difficulty)
         return image, label
 
     return indices.map(one, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -57,6 +57,28 @@ def kit_from_examples(files: list[str], size: int = 96,
     return BrandKit(np.stack([found[i][1] for i in labels]).astype(np.float32), colours, brands)
 
 
+def kit_from_files(location: str, size: int = 96, colours_csv: str | None = None,
+                   svg_size: int = 128) -> BrandKit:
+    """A BrandKit straight from icon files (class folders or a path,label manifest), decoded
+    as ImageExampleGen decodes them; labels are the sorted class names, as there."""
+    from cuttingedge.components.images.ingest import decode_image, list_images
+
+    pairs = list_images(location)
+    brands = sorted({name for _, name in pairs})
+    masks = {}
+    for path, name in pairs:
+        with tf.io.gfile.GFile(path, "rb") as handle:
+            masks.setdefault(name, _mask_of(decode_image(path, handle.read(), svg_size)[0], size))
+    hex_of = {}
+    if colours_csv and tf.io.gfile.exists(colours_csv):
+        with tf.io.gfile.GFile(colours_csv) as handle:
+            hex_of = {row["slug"]: row["hex"] for row in csv.DictReader(handle)}
+    colours = np.array([[int(h[i:i + 2], 16) / 255.0 for i in (0, 2, 4)]
+                        if len(h := hex_of.get(b, "")) == 6 else [0.0, 0.0, 0.0]
+                        for b in brands], np.float32)
+    return BrandKit(np.stack([masks[b] for b in brands]).astype(np.float32), colours, brands)
+
+
 def load_backgrounds(folder: str, size: int = 160) -> np.ndarray:
     """Photos of `folder` (JPEG/PNG) as float RGB [n, size, size, 3] center crops."""
     paths = sorted(p for p in glob.glob(os.path.join(folder, "*"))

@@ -1,10 +1,11 @@
 """The served logo classifier: encoded image bytes in, brand, score and probabilities out.
 
 `serving_default(image_bytes: tf.string [batch])` decodes PNG, JPEG, GIF (first frame) or BMP
-of any size, resizes to the model's input, and returns `brand` (tf.string [batch], the slug of
-the top class), `score` (its probability) and `probabilities` [batch, brands]. The brand list
-is an asset of the SavedModel (`assets/brands.txt`, one slug per line, line = class id).
-Bytes that are not an image make the request fail with TensorFlow's decode error.
+of any size (grey, grey+alpha, RGB or RGBA; transparent pixels are composited over white, as a
+mail client shows them), resizes to the model's input, and returns `brand` (tf.string [batch],
+the slug of the top class), `score` (its probability) and `probabilities` [batch, brands]. The
+brand list is an asset of the SavedModel (`assets/brands.txt`, one slug per line, line = class
+id). Bytes that are not an image make the request fail with TensorFlow's decode error.
 """
 
 from __future__ import annotations
@@ -33,9 +34,14 @@ class LogoServer(tf.Module):
             tf.TensorSpec([None], tf.string, name="image_bytes")])
 
     def decode(self, image_bytes):
-        image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
-        image = tf.image.resize(tf.cast(image, tf.float32) / 255.0,
-                                [self.image_size, self.image_size], antialias=True)
+        image = tf.io.decode_image(image_bytes, channels=0, expand_animations=False)
+        image = tf.cast(image, tf.float32) / 255.0
+        channels = tf.shape(image)[-1]
+        colour = image[..., :tf.maximum(channels - 1 + channels % 2, 1)]  # drop alpha
+        colour = tf.broadcast_to(colour, tf.concat([tf.shape(image)[:2], [3]], 0))
+        alpha = tf.where(channels % 2 == 0, image[..., -1:], tf.ones_like(image[..., :1]))
+        image = colour * alpha + (1.0 - alpha)
+        image = tf.image.resize(image, [self.image_size, self.image_size], antialias=True)
         return tf.ensure_shape(image, [self.image_size, self.image_size, 3])
 
     def _serve(self, image_bytes):

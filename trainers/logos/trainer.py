@@ -1,9 +1,16 @@
-"""Training of the logo classifier: render pools, the TFX Trainer `run_fn`, the baseline.
+"""Training of the logo classifier: render streams and pools, the TFX Trainer `run_fn`.
 
 Three disjoint render sets, never mixed:
   train       seed `seed`,       training backgrounds, AugmentConfig()   (fit)
   validation  seed `seed + 1`,   training backgrounds, AugmentConfig()   (tuning objective)
   held-out    seed `seed + 1000`, held-out backgrounds, HELDOUT          (final comparison only)
+
+Training renders are made on the fly in tf.data: every epoch sees `train_renders` NEW renders
+(an infinite stream, `steps_per_epoch = train_renders // batch_size`), not the same pool again,
+so the model cannot memorise a fixed set of renders. The stream follows a curriculum: it starts
+mild and reaches full harshness after `curriculum` of the renders of the whole fit
+(`augment.make_renders(ramp=...)`). Validation and held-out renders are fixed pools at full
+harshness.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.resources
 import json
+import math
 import os
 
 import keras
@@ -37,6 +45,7 @@ class LogoOptions:
     heldout_renders: int = 3000
     epochs: int = 10
     batch_size: int = 64
+    curriculum: float = 0.5
     seed: int = 0
     colours_csv: str = ""
     train_backgrounds: str = ""
@@ -47,6 +56,8 @@ class LogoOptions:
                      "epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1. Received: {getattr(self, name)}")
+        if not 0.0 <= self.curriculum <= 1.0:
+            raise ValueError(f"curriculum must be in [0, 1]. Received: {self.curriculum}")
         defaults = {"colours_csv": _sample("logos", "brands.csv"),
                     "train_backgrounds": _sample("backgrounds", "train"),
                     "heldout_backgrounds": _sample("backgrounds", "heldout")}
@@ -68,6 +79,15 @@ class LogoOptions:
     def augment(self) -> augment.AugmentConfig:
         return augment.AugmentConfig(image_size=self.image_size)
 
+    @property
+    def steps_per_epoch(self) -> int:
+        return max(1, self.train_renders // self.batch_size)
+
+    @property
+    def ramp(self) -> int:
+        """Renders after which the curriculum reaches full harshness (0: none)."""
+        return int(self.curriculum * self.steps_per_epoch * self.batch_size * self.epochs)
+
 
 def render_pool(brand_kit: kit_lib.BrandKit, backgrounds: np.ndarray, seed: int,
                 config: augment.AugmentConfig, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -80,24 +100,35 @@ def render_pool(brand_kit: kit_lib.BrandKit, backgrounds: np.ndarray, seed: int,
     return np.concatenate(images), np.concatenate(labels)
 
 
+def train_stream(brand_kit: kit_lib.BrandKit, backgrounds: np.ndarray,
+                 options: LogoOptions) -> tf.data.Dataset:
+    """Infinite batches of fresh training renders (seed `seed`, with the curriculum)."""
+    renders = augment.make_renders(brand_kit.masks, brand_kit.colours, backgrounds, options.seed,
+                                   options.augment, ramp=options.ramp)
+    # Renders cycle over the brands in order: shuffle so a batch mixes brands.
+    return (renders.shuffle(4 * options.batch_size + len(brand_kit.brands), seed=options.seed)
+            .batch(options.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+
+
 @dataclasses.dataclass
 class LogoData:
-    """The brand kit and the train and validation render pools."""
+    """The brand kit, the training stream (batched) and the validation render pool."""
 
     kit: kit_lib.BrandKit
-    train: tuple[np.ndarray, np.ndarray]
+    train: tf.data.Dataset
     validation: tuple[np.ndarray, np.ndarray]
 
 
 def prepare(train_files: list[str], options: LogoOptions) -> LogoData:
-    """Loads the brand kit from ImageExampleGen records and renders train/validation pools."""
-    brand_kit = kit_lib.kit_from_examples(train_files, 96, options.colours_csv)
+    """Loads the brand kit from ImageExampleGen records; makes the stream and validation pool."""
+    return prepare_kit(kit_lib.kit_from_examples(train_files, 96, options.colours_csv), options)
+
+
+def prepare_kit(brand_kit: kit_lib.BrandKit, options: LogoOptions) -> LogoData:
+    """The training stream and validation pool of a brand kit."""
     backgrounds = kit_lib.load_backgrounds(options.train_backgrounds)
-    config = options.augment
-    return LogoData(brand_kit,
-                    render_pool(brand_kit, backgrounds, options.seed, config,
-                                options.train_renders),
-                    render_pool(brand_kit, backgrounds, options.seed + 1, config,
+    return LogoData(brand_kit, train_stream(brand_kit, backgrounds, options),
+                    render_pool(brand_kit, backgrounds, options.seed + 1, options.augment,
                                 options.validation_renders))
 
 
@@ -108,10 +139,26 @@ def heldout_pool(brand_kit: kit_lib.BrandKit, options: LogoOptions):
                        options.seed + 1000, config, options.heldout_renders)
 
 
-def fit(model: keras.Model, data: LogoData, options: LogoOptions, callbacks=()):
-    """Fits on the train pool, validating on the validation pool."""
-    return model.fit(*data.train, batch_size=options.batch_size, epochs=options.epochs,
-                     validation_data=data.validation, callbacks=list(callbacks), verbose=0)
+def fit_kwargs(data: LogoData, options: LogoOptions) -> dict:
+    """`model.fit` / `tuner.search` arguments (without epochs) for the training stream."""
+    return {"x": data.train, "steps_per_epoch": options.steps_per_epoch,
+            "validation_data": data.validation, "validation_batch_size": 256}
+
+
+def cosine_schedule(learning_rate: float, epochs: int) -> keras.callbacks.Callback:
+    """Per-epoch cosine decay from `learning_rate` to 5% of it over `epochs`."""
+    def rate(epoch, _):
+        return learning_rate * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * epoch / epochs)))
+
+    return keras.callbacks.LearningRateScheduler(rate)
+
+
+def fit(model: keras.Model, data: LogoData, options: LogoOptions, callbacks=(), verbose=0):
+    """Fits on fresh renders for `epochs` (cosine learning-rate decay), validating on the pool."""
+    initial = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    return model.fit(epochs=options.epochs, verbose=verbose,
+                     callbacks=[cosine_schedule(initial, options.epochs), *callbacks],
+                     **fit_kwargs(data, options))
 
 
 def _expand(patterns: list[str]) -> list[str]:

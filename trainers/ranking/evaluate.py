@@ -63,16 +63,47 @@ def forest_scores(forest, lists: RankingLists) -> np.ndarray:
 def blend(neural: np.ndarray, trees: np.ndarray, mask: np.ndarray, weight: float) -> np.ndarray:
     """(1 - w) * z(neural) + w * z(trees), per-list standardised, as RankingServer does."""
     m = tf.constant(mask, tf.float32)
-    return ((1 - weight) * standardize(tf.constant(neural), m)
-            + weight * standardize(tf.constant(trees), m)).numpy()
+    neural, trees = (tf.constant(np.asarray(x, np.float32)) for x in (neural, trees))
+    return ((1 - weight) * standardize(neural, m) + weight * standardize(trees, m)).numpy()
+
+
+def per_list_ndcg(labels: np.ndarray, scores: np.ndarray, topn: int = 10):
+    """NDCG@topn of every list and its TF-Ranking list weight (both [lists])."""
+    from cuttingedge.trainers.ranking import metrics_impl
+
+    values, weights = metrics_impl.ndcg(*metrics_impl.prepare(labels, scores), topn=topn)
+    return values.numpy().reshape(-1), weights.numpy().reshape(-1)
 
 
 def choose_weight(neural, trees, lists: RankingLists, metric: str = "ndcg_10"):
-    """The blend weight with the best `metric` on `lists` (ties: the smaller weight)."""
-    scores = {w: ranking_metrics_of(lists.label, blend(neural, trees, lists.mask, w))[metric]
-              for w in WEIGHTS}
-    best = max(WEIGHTS, key=lambda w: (scores[w], -w))
-    return float(best), {str(w): v for w, v in scores.items()}
+    """The blend weight by the one-standard-error rule on `lists` (the eval split).
+
+    Both models were early-stopped on the same eval split, so its best weight is noisy and
+    biased toward the model that fitted eval more. Among the weights whose mean per-list NDCG
+    is within one paired standard error of the best weight's, this takes the one closest to
+    an even blend (0.5; ties: the smaller weight). When one model is clearly better on eval,
+    only weights near it qualify.
+
+    Returns:
+        (weight, {str(weight): mean `metric` on `lists`}).
+    """
+    topn = int(metric.rsplit("_", 1)[1])
+    per_list = {w: per_list_ndcg(lists.label, blend(neural, trees, lists.mask, w), topn)
+                for w in WEIGHTS}
+    weights = per_list[WEIGHTS[0]][1]
+    total = max(float(weights.sum()), 1e-12)
+    means = {w: float((v * weights).sum() / total) for w, (v, _) in per_list.items()}
+    best = max(WEIGHTS, key=lambda w: (means[w], -w))
+    n = max(int((weights > 0).sum()), 2)
+    eligible = []
+    for w in WEIGHTS:
+        diff = per_list[best][0] - per_list[w][0]
+        mean = float((diff * weights).sum() / total)
+        spread = float(np.sqrt(((diff - mean) ** 2 * weights).sum() / total))
+        if mean <= spread / np.sqrt(n - 1):
+            eligible.append(w)
+    chosen = min(eligible, key=lambda w: (abs(w - 0.5), w))
+    return float(chosen), {str(w): v for w, v in means.items()}
 
 
 def pushed_versions(serving_dir: str) -> list[str]:
@@ -121,6 +152,7 @@ class Comparison:
     test: dict[str, dict[str, float]]
     weight_search: dict[str, float]
     test_true_relevance: dict[str, dict[str, float]] | None = None
+    test_weight_curve: dict[str, float] | None = None  # reported only, never used to choose
     blessed: bool = False
     reason: str = ""
 

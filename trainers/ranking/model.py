@@ -152,6 +152,19 @@ class PositionBias(keras.layers.Layer):
         return {**super().get_config(), "max_position": self.max_position}
 
 
+@keras.saving.register_keras_serializable(package="cuttingedge.ranking")
+class IgnoredText(keras.layers.Layer):
+    """Takes the text inputs of a scorer built without text and returns a zero-width feature.
+
+    Every scorer keeps the same inputs (one preprocessing, one serving signature) whether it
+    uses text or not; this connects the unused ones at no cost.
+    """
+
+    def call(self, query_ids, doc_ids):
+        del query_ids
+        return keras.ops.zeros_like(keras.ops.cast(doc_ids[..., :0], "float32"))
+
+
 def _inputs(num_features: int, text_tokens: tuple[int, int]):
     return {
         "numeric": keras.Input((None, num_features), name="numeric"),
@@ -179,6 +192,8 @@ def build_ranker(config: RankerConfig, num_features: int, numeric_sample: np.nda
     if config.use_text:
         parts.append(TextEncoder(buckets, config.embedding_dim)(inputs["query_ids"],
                                                                  inputs["doc_ids"]))
+    else:
+        parts.append(IgnoredText()(inputs["query_ids"], inputs["doc_ids"]))
     h = keras.layers.Concatenate()(parts)
     h = keras.layers.Dense(config.hidden_units[0], activation="relu")(h)
     if config.interaction == "attention":

@@ -1,0 +1,126 @@
+"""Scoring throughput of the anomaly detector: points/second through the exported SavedModel
+and through a Beam job (`ScoreSeries`), with the in-process Keras path for reference.
+
+One series (default: NAB machine_temperature_system_failure, 22,695 points, from the shared
+data or the bundled sample), a learned_scale detector fitted on its first 15% (not timed),
+exported with `export_detector`. Every point becomes a serialised tf.Example as
+SensorExampleGen writes it (built before timing). Then, each best of `--repeats`:
+
+  keras      `Detector.score` on the whole series (Keras forward pass, numpy scoring,
+             threshold and refractory: the library path)
+  savedmodel `detect` signature of the reloaded SavedModel, batches of `--batch` examples
+             (parsing, standardisation, forecast, score and threshold in the graph)
+  windows    `serving_default` on standardised windows, same batches (the forecaster alone)
+  beam       `beam.Create(examples) | ScoreSeries(path)` on the DirectRunner (in-memory, one
+             worker), counting outputs; includes pipeline start-up and the model load in
+             `DoFn.setup`
+
+Run from the repository root:
+    .venv/bin/python benchmarks/anomaly.py [--series NAME] [--batch 1024] [--repeats 3]
+Writes benchmarks/results/anomaly.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.resources
+import json
+import os
+import pathlib
+import platform
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from cuttingedge.trainers.anomaly.detector import DetectorConfig, fit_detector, windows_of
+from cuttingedge.trainers.anomaly.export import example_of, export_detector
+from cuttingedge.trainers.anomaly.series import read_series
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+
+
+def series_path(name: str) -> pathlib.Path:
+    shared = pathlib.Path(os.environ.get("CUTTINGEDGE_SHARED_DATA",
+                                         REPO.parent / "shared" / "data"))
+    path = shared / "nab" / "data" / "realKnownCause" / f"{name}.csv"
+    if path.exists():
+        return path
+    return pathlib.Path(str(importlib.resources.files("cuttingedge.sample_data").joinpath(
+        "nab", "realKnownCause", f"{name}.csv")))
+
+
+def best_of(repeats: int, fn) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def beam_job(path: str, examples: list, batch: int) -> int:
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from cuttingedge.trainers.anomaly.scoring import ScoreSeries
+
+    options = PipelineOptions(["--direct_running_mode=in_memory", "--direct_num_workers=1"])
+    with beam.Pipeline(options=options) as pipeline:
+        outputs = pipeline | beam.Create(examples) | ScoreSeries(path, batch_size=batch)
+        _ = outputs.scored | beam.combiners.Count.Globally()
+    return len(examples)
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--series", default="machine_temperature_system_failure")
+    parser.add_argument("--batch", type=int, default=1024)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=20)
+    args = parser.parse_args(argv)
+    import tensorflow as tf
+
+    series = read_series(series_path(args.series))
+    detector = fit_detector(series, DetectorConfig(epochs=args.epochs))
+    scale = detector.scales[series.name]
+    path = export_detector(detector, pathlib.Path(tempfile.mkdtemp()) / "model")
+    raw_windows = windows_of(series.values, detector.config.window)
+    examples = [example_of(raw_windows[i], series.values[i], series.name)
+                for i in range(len(series))]
+    z_windows = ((raw_windows - scale.mean) / scale.std).astype(np.float32)
+    loaded = tf.saved_model.load(path)
+    detect, serve = loaded.signatures["detect"], loaded.signatures["serving_default"]
+    batches = [tf.constant(examples[i:i + args.batch]) for i in range(0, len(examples),
+                                                                       args.batch)]
+    window_batches = [tf.constant(z_windows[i:i + args.batch])
+                      for i in range(0, len(z_windows), args.batch)]
+    detect(examples=batches[0])
+    serve(windows=window_batches[0])
+    n = len(series)
+    seconds = {
+        "keras": best_of(args.repeats, lambda: detector.score(series, series.name)),
+        "savedmodel": best_of(args.repeats, lambda: [detect(examples=b)["score"].numpy()
+                                                     for b in batches]),
+        "windows": best_of(args.repeats, lambda: [serve(windows=b)["mean"].numpy()
+                                                  for b in window_batches]),
+        "beam": best_of(args.repeats, lambda: beam_job(path, examples, args.batch)),
+    }
+    result = {"series": args.series, "points": n, "batch": args.batch,
+              "step": detector.config.step, "window": detector.config.window,
+              "seconds": seconds,
+              "points_per_second": {k: n / v for k, v in seconds.items()},
+              "machine": {"cpus": os.cpu_count(), "load": os.getloadavg(),
+                          "python": platform.python_version(), "tensorflow": tf.__version__},
+              "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+    output = REPO / "benchmarks" / "results" / "anomaly.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=1))
+    for name, rate in result["points_per_second"].items():
+        print(f"{name:11} {rate:12,.0f} points/s ({seconds[name]:.2f}s for {n} points)")
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main() and 0)

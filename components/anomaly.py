@@ -1,0 +1,143 @@
+"""TFX component of the anomaly pipeline: fit, calibrate, score, report, export.
+
+    SensorExampleGen -> validation gate -> DetectAnomalies -> model (Format-Serving) + blessing
+                                                           -> InfraValidate -> PushAtomically
+
+DetectAnomalies reads the Examples' splits back into series (`anomaly.records`), fits one
+ladder model on the train split of every series (pooled, each series standardised on its
+own), calibrates each series' threshold on its eval split, scores every point of every split,
+writes the report (per series: scores CSV/Parquet, windows JSON, PNG; summary.json) and exports
+the SavedModel (serving_default: the forecaster; detect: tf.Examples -> score, is_anomaly) with
+warmup requests for both signatures. It blesses the model when every forecast is finite and
+no series alarms on more than `max_alarm_fraction` of its eval and test points.
+"""
+
+import json
+import os
+import shutil
+
+from tfx import v1 as tfx
+
+from cuttingedge.components.artifacts import Report
+
+standard = tfx.types.standard_artifacts
+InputArtifact = tfx.dsl.components.InputArtifact
+OutputArtifact = tfx.dsl.components.OutputArtifact
+Parameter = tfx.dsl.components.Parameter
+
+SERVING_DIR = "Format-Serving"
+MODEL_NAME = "anomaly"
+
+
+def _warmup(path: str, detector, series_list) -> None:
+    """Warmup requests for serving_default and detect (real records), in one file."""
+    import numpy as np
+    import tensorflow as tf
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    from cuttingedge.components.serving.request import predict_request
+    from cuttingedge.components.serving.warmup import warmup_path
+
+    first = series_list[0]
+    windows = np.zeros([2, detector.config.window], np.float32)
+    requests = [("serving_default", {"windows": windows}),
+                ("detect", {"examples": list(first.examples)})]
+    target = warmup_path(path)
+    tf.io.gfile.makedirs(os.path.dirname(target))
+    with tf.io.TFRecordWriter(target) as writer:
+        for signature, inputs in requests:
+            log = prediction_log_pb2.PredictionLog()
+            log.predict_log.request.CopyFrom(predict_request(inputs, signature, MODEL_NAME))
+            writer.write(log.SerializeToString())
+
+
+def _report_one(directory, item, detector, config):
+    """Scores one series, writes its report files; returns its summary and finiteness."""
+    import numpy as np
+
+    from cuttingedge.trainers.anomaly import report
+    from cuttingedge.trainers.anomaly.series import from_arrays
+
+    series = from_arrays(item.values, np.array(item.timestamps, "datetime64[s]").astype(str),
+                         name=item.name)
+    scored = detector.score(series, item.name)
+    stem = os.path.splitext(item.name)[0]
+    paths = report.write_report(directory, series, scored, prefix=f"{stem}_",
+                                gap=detector.config.window)
+    start = item.split_sizes.get("train", 0)
+    later = scored.exceeds[start + item.split_sizes.get("eval", 0):]
+    finite = bool(np.isfinite(scored.mean).all() and np.isfinite(scored.stddev).all())
+    return {"rows": len(series), "splits": item.split_sizes,
+            "alarms": int(scored.is_anomaly.sum()),
+            "alarm_rows": [int(r) for r in item.rows[scored.is_anomaly]],
+            "exceed_fraction_after_eval": float(later.mean()) if len(later) else 0.0,
+            "threshold": scored.threshold, "finite": finite,
+            "files": {k: os.path.basename(v) for k, v in paths.items()},
+            "scale": detector.scales[item.name].__dict__}
+
+
+@tfx.dsl.components.component
+def DetectAnomalies(
+    examples: InputArtifact[standard.Examples],
+    model: OutputArtifact[standard.Model],
+    blessing: OutputArtifact[standard.ModelBlessing],
+    report: OutputArtifact[Report],
+    step: Parameter[str] = "learned_scale",
+    window: Parameter[int] = 96,
+    horizon: Parameter[int] = 1,
+    epochs: Parameter[int] = 40,
+    false_alarm_rate: Parameter[float] = 1e-4,
+    tune_trials: Parameter[int] = 0,
+    value_column: Parameter[str] = "value",
+    max_alarm_fraction: Parameter[float] = 0.05,
+    report_dir: Parameter[str] = "",
+    seed: Parameter[int] = 0,
+) -> None:
+    """Fits on train, calibrates on eval, scores all splits; report, SavedModel, blessing."""
+    from cuttingedge.trainers.anomaly import records
+    from cuttingedge.trainers.anomaly.detector import DetectorConfig, fit_detector
+    from cuttingedge.trainers.anomaly.export import export_detector
+
+    found = records.load_split_series(examples.uri, value_column=value_column)
+    if not found:
+        raise ValueError(f"No sensor records under {examples.uri}. Expected Split-train, "
+                         f"Split-eval and Split-test folders from SensorExampleGen.")
+    config = DetectorConfig(step=step, window=window, horizon=horizon, epochs=epochs,
+                            seed=seed, false_alarm_rate=false_alarm_rate)
+    values = {name: item.values for name, item in found.items()}
+    splits = {name: (item.split_sizes.get("train", 0), item.split_sizes.get("eval", 0))
+              for name, item in found.items()}
+    hyperparameters = None
+    if tune_trials > 0:
+        from cuttingedge.trainers.anomaly import detector as detector_lib
+        from cuttingedge.trainers.anomaly.search import search_hyperparameters
+
+        data = detector_lib.prepare(values, config, splits)
+        hyperparameters = search_hyperparameters(values, config, tune_trials,
+                                                 os.path.join(report.uri, "tuning"), data=data)
+        with open(os.path.join(model.uri, "best_hyperparameters.json"), "w") as handle:
+            json.dump(hyperparameters.get_config(), handle)
+    detector = fit_detector(values, config, hyperparameters, splits)
+    summary = {name: _report_one(report.uri, item, detector, config)
+               for name, item in found.items()}
+    serving = export_detector(detector, os.path.join(model.uri, SERVING_DIR),
+                              value_column=value_column)
+    _warmup(serving, detector, list(found.values()))
+    worst = max(s["exceed_fraction_after_eval"] for s in summary.values())
+    blessed = all(s["finite"] for s in summary.values()) and worst <= max_alarm_fraction
+    reason = (f"finite forecasts: {all(s['finite'] for s in summary.values())}; largest "
+              f"exceed fraction after eval {worst:.4f} (limit {max_alarm_fraction})")
+    blessing.set_int_custom_property("blessed", int(blessed))
+    blessing.set_string_custom_property("reason", reason)
+    with open(os.path.join(report.uri, "summary.json"), "w") as handle:
+        json.dump({"blessed": blessed, "reason": reason, "step": detector.model.name,
+                   "series": summary, "history": detector.history}, handle, indent=1,
+                  default=float)
+    print(f"[anomaly] {'BLESSED' if blessed else 'NOT blessed'}: {reason}; alarms "
+          f"{ {n: s['alarms'] for n, s in summary.items()} }")
+    if report_dir:
+        os.makedirs(report_dir, exist_ok=True)
+        for name in os.listdir(report.uri):
+            source = os.path.join(report.uri, name)
+            if os.path.isfile(source):
+                shutil.copy(source, os.path.join(report_dir, name))

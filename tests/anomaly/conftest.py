@@ -1,0 +1,54 @@
+"""Fixtures of the anomaly tests: seeds, a tiny noisy sine with a spike, one fitted detector."""
+
+import keras
+import numpy as np
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    keras.utils.set_random_seed(1234)
+
+
+def noisy_sine(length: int = 1200, noise: float = 0.05, seed: int = 0) -> np.ndarray:
+    """sin(t / 8) plus Gaussian noise: a series whose next value a window predicts well."""
+    rng = np.random.default_rng(seed)
+    return np.sin(np.arange(length) / 8.0) + noise * rng.normal(size=length)
+
+
+SPIKE_AT, SPIKE = 1000, 1.0  # 20 noise stddevs
+
+
+@pytest.fixture(scope="session")
+def sine():
+    """The `noisy_sine(length, noise, seed)` factory."""
+    return noisy_sine
+
+
+@pytest.fixture(scope="session")
+def spike_at():
+    return SPIKE_AT
+
+
+@pytest.fixture(scope="session")
+def spiky():
+    values = noisy_sine()
+    values[SPIKE_AT] += SPIKE
+    return values
+
+
+@pytest.fixture(scope="session")
+def fitted(spiky):
+    """A learned-scale detector on the first 30% of `spiky` (fast settings).
+
+    A quarter of the 360 training rows is held out (the default half would leave 180 rows
+    to fit a window of 16 on).
+    """
+    from cuttingedge.trainers.anomaly.detector import DetectorConfig, fit_detector
+
+    keras.utils.set_random_seed(0)
+    config = DetectorConfig(step="learned_scale", smoothing=1, window=16, hidden_units=(16,),
+                            train_fraction=0.3, validation_fraction=0.25, epochs=30,
+                            learning_rate=1e-2, refractory=16, refractory_fraction=0.0,
+                            false_alarm_rate=1e-3)
+    return fit_detector(spiky, config)

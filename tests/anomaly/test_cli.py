@@ -1,0 +1,105 @@
+"""detect_file: one output row per input row, in input order, whatever the rows hold."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from cuttingedge.trainers.anomaly.cli import detect_file
+
+
+
+def _write(path, rows):
+    path.write_text("timestamp,value\n" + "\n".join(f"{t},{v}" for t, v in rows) + "\n")
+
+
+@pytest.fixture(scope="module")
+def odd_file(tmp_path_factory, sine):
+    path = tmp_path_factory.mktemp("detect") / "series.csv"
+    values = sine(500)
+    values[450] += 2.0
+    stamps = [f"2024-01-01 {i // 60:02d}:{i % 60:02d}:00" for i in range(500)]
+    rows = [[t, f"{v:.5f}"] for t, v in zip(stamps, values)]
+    rows[100][1] = ""             # missing value
+    rows[200][0] = "not a time"   # unparseable timestamp
+    rows[300][0] = rows[299][0]   # duplicate timestamp
+    rows[400][0] = rows[350][0]   # backward timestamp
+    _write(path, rows)
+    return path, rows
+
+
+def test_every_input_row_gets_one_output_row_in_input_order(odd_file, tmp_path):
+    path, rows = odd_file
+    out = tmp_path / "scores.csv"
+    summary = detect_file(path, out, train_fraction=0.4, window=16, epochs=5,
+                          refractory_fraction=0.0)
+    with open(out) as handle:
+        written = list(csv.reader(handle))
+    assert written[0] == ["timestamp", "value", "score", "is_anomaly"]
+    assert [r[0] for r in written[1:]] == [r[0] for r in rows]
+    assert written[101][1] == "" and written[201][0] == "not a time"
+    assert all(np.isfinite(float(r[2])) for r in written[1:])
+    assert {r[3] for r in written[1:]} <= {"0", "1"} and written[451][3] == "1"
+    assert summary.rows == 500 and summary.notes.bad_timestamps == 1
+    # Row 300 repeats row 299; row 400 repeats row 350 and steps back.
+    assert (summary.notes.duplicate_timestamps, summary.notes.backward_timestamps) == (2, 1)
+    assert "500 rows scored with learned_scale" in summary.line()
+
+
+def test_extra_columns_and_report(odd_file, tmp_path):
+    path, _ = odd_file
+    summary = detect_file(path, tmp_path / "s.csv", train_fraction=0.4, window=16, epochs=2,
+                          extra_columns=True, report_dir=str(tmp_path / "report"))
+    header = (tmp_path / "s.csv").read_text().splitlines()[0].split(",")
+    assert header[:4] == ["timestamp", "value", "score", "is_anomaly"]
+    assert {"mean", "stddev", "aleatoric_stddev", "epistemic_stddev", "missing"} <= set(header)
+    assert set(summary.report) == {"csv", "parquet", "windows", "plot"}
+
+
+def test_unknown_model_lists_the_steps(odd_file, tmp_path):
+    path, _ = odd_file
+    with pytest.raises(ValueError, match=r"Unknown ladder step 'lstm'\. Expected one of "):
+        detect_file(path, tmp_path / "s.csv", model="lstm")
+
+
+def _cli(*args, cwd=None):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "cuttingedge.pipelines.cli", *args],
+                          capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+def test_the_console_command_scores_a_file(odd_file, tmp_path):
+    path, rows = odd_file
+    out = tmp_path / "scores.csv"
+    done = _cli("detect", "--input", str(path), "--output", str(out), "--train-fraction", "0.4",
+                "--window", "16", "--epochs", "2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "500 rows scored" in done.stdout and str(out) in done.stdout
+    with open(out) as handle:
+        assert sum(1 for _ in handle) == len(rows) + 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (("detect", "--input", "/no/such.csv", "--output", "x.csv"), "does not exist"),
+    (("detect", "--input", "x.csv", "--output", "y.csv", "--train-fraction", "1.5"),
+     "must be in (0, 1)"),
+    (("detect", "--input", "x.csv", "--output", "y.csv", "--model", "lstm"),
+     "invalid choice: 'lstm'"),
+    (("run", "anomaly", "--input", "/no/such/*.csv"), "No input files match"),
+    (("run", "anomaly", "--false-alarm-rate", "0"), "must be in (0, 1)"),
+])
+def test_bad_arguments_get_one_line_errors(tmp_path, args, message):
+    done = _cli(*args, cwd=tmp_path)
+    assert done.returncode == 2
+    assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_help_lists_every_ladder_step():
+    from cuttingedge.pipelines.cli import _ladder_steps
+    from cuttingedge.trainers.probabilistic import LADDER
+
+    assert _ladder_steps() == list(LADDER)
+    done = _cli("detect", "--help")
+    assert done.returncode == 0 and "timestamp,value,score,is_anomaly" in done.stdout

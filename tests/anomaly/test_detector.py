@@ -1,0 +1,136 @@
+"""The detector flags an injected spike and (almost) nothing else; edge cases of its input."""
+
+import numpy as np
+import pytest
+
+from cuttingedge.trainers.anomaly.detector import DetectorConfig, fit_detector
+from cuttingedge.trainers.anomaly.series import SeriesTooShortError, from_arrays
+
+
+
+def test_the_spike_is_flagged_and_the_normal_points_are_not(fitted, spiky, spike_at):
+    scored = fitted.score(spiky)
+    assert scored.is_anomaly[spike_at]
+    after_training = np.arange(len(spiky)) >= fitted.scales["series"].train_rows
+    normal = after_training & (np.abs(np.arange(len(spiky)) - spike_at) > 16)
+    # Target 1e-3 per point over ~800 normal points: a handful at most.
+    assert scored.exceeds[normal].mean() <= 5e-3
+    # ~840 normal points at 1e-3: about one false alarm expected.
+    assert scored.is_anomaly[normal].sum() <= 2
+
+
+def test_uncertainty_parts_add_up(fitted, spiky, spike_at):
+    scored = fitted.score(spiky)
+    np.testing.assert_allclose(scored.stddev ** 2, scored.aleatoric ** 2 + scored.epistemic ** 2,
+                               rtol=1e-5)
+    assert np.all(scored.stddev > 0)
+
+
+def test_warmup_and_missing_points_never_alarm(fitted, spiky, spike_at):
+    values = spiky.copy()
+    values[spike_at] = np.nan  # the spike is now a missing value
+    values[3] += 5.0
+    scored = fitted.score(from_arrays(values))
+    assert not scored.scored[:16].any() and scored.scored[16:].all()
+    assert np.isfinite(scored.score).all()
+    assert not scored.is_anomaly[3] and not scored.is_anomaly[spike_at]
+
+
+def test_constant_series_has_a_floored_scale_and_flags_a_change():
+    values = np.full(400, 5.0)
+    values[300] = 5.5
+    # The changed value stays in the next 8 windows: the refractory period covers them.
+    config = DetectorConfig(window=8, hidden_units=(4,), train_fraction=0.5, epochs=3,
+                            refractory=8, refractory_fraction=0.0)
+    detector = fit_detector(values, config)
+    assert detector.scales["series"].std == pytest.approx(5e-3)  # 1e-3 * |mean|
+    scored = detector.score(values)
+    assert np.isfinite(scored.score).all() and scored.is_anomaly[300]
+    assert scored.is_anomaly.sum() <= 2
+
+
+def test_a_series_too_short_for_the_training_part_names_the_minimum(sine):
+    with pytest.raises(SeriesTooShortError, match=r"Series 'series' has 100 rows; with "
+                                                  r"window=32, horizon=1 and train_fraction="
+                                                  r"0\.15 at least 434 rows are needed"):
+        fit_detector(sine(100), DetectorConfig(window=32))
+    with pytest.raises(SeriesTooShortError, match=r"has 20 rows; at least window \+ 1 = 33"):
+        fit_detector(sine(20), DetectorConfig(window=32))
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("step", "magic", r"Unknown ladder step 'magic'\. Expected one of \['fixed_scale'"),
+    ("window", 0, r"Expected window to be a positive integer\. Received: window=0\."),
+    ("train_fraction", 1.5, r"Expected train_fraction in \(0, 1\)\. Received: "
+                            r"train_fraction=1\.5\."),
+    ("refractory", -1, r"Expected refractory to be an integer >= 0 \(points\)\. Received: "
+                       r"refractory=-1\."),
+])
+def test_config_errors_say_what_was_received(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        DetectorConfig(**{field: value})
+
+
+def test_pooled_series_get_their_own_scales(sine):
+    a, b = sine(600), 100.0 + 10.0 * sine(600, seed=1)
+    config = DetectorConfig(window=8, hidden_units=(8,), train_fraction=0.5, epochs=2)
+    detector = fit_detector({"a": a, "b": b}, config)
+    assert detector.scales["b"].mean == pytest.approx(b[:300].mean())
+    assert detector.score(b, "b").mean.shape == (600,)
+    with pytest.raises(KeyError, match=r"Unknown series 'c'\. This detector was fitted on "
+                                       r"\['a', 'b'\]\."):
+        detector.score(a, "c")
+
+
+def test_window_frame_standardises_each_window_with_a_floor():
+    from cuttingedge.trainers.anomaly.detector import model_inputs, window_frame
+
+    config = DetectorConfig(window=3, window_floor=0.1)
+    anchor, spread = window_frame(np.array([[1.0, 2.0, 3.0], [4.0, 4.0, 4.0]]), config)
+    np.testing.assert_allclose(anchor, [2.0, 4.0])
+    np.testing.assert_allclose(spread, [np.sqrt(2.0 / 3.0), 0.1])
+    z = np.arange(10.0) ** 1.5
+    x, y, anchor, spread = model_inputs(z, config)
+    window = z[5:8]  # the window before point 8
+    np.testing.assert_allclose(x[8], (window - window.mean()) / window.std(), rtol=1e-5)
+    np.testing.assert_allclose(y[8], (z[8] - window.mean()) / window.std(), rtol=1e-5)
+    old = DetectorConfig(window=3, window_standardise=False)
+    np.testing.assert_allclose(window_frame(np.ones([1, 3]) * 7.0, old)[1], [1.0])
+
+
+@pytest.mark.parametrize("step", ["learned_scale", "bayesian_learned_scale", "fixed_scale",
+                                  "deterministic"])
+def test_nested_model_starts_at_the_trailing_zscore(step):
+    """An unfitted nested model forecasts Normal(0, 1): exactly the trailing z-score."""
+    import pandas as pd
+
+    from cuttingedge.trainers.anomaly.detector import (Detector, SeriesScale,
+                                                      build_forecaster, prepare)
+
+    values = np.random.default_rng(0).normal(size=600).cumsum()
+    config = DetectorConfig(step=step, window=20, train_fraction=0.5, samples=5)
+    data = prepare(values, config)
+    model = build_forecaster(config, data)
+    mean, std = data.stats["series"][:2]
+    detector = Detector(config, model, {"series": SeriesScale(mean, std, 1.0, 1.0, 300, 150,
+                                                             0.0)}, {})
+    moments = detector.forecast(values)
+    trailing = pd.Series(values).shift(1).rolling(20)
+    rows = slice(20, None)
+    z_mean, z_std = trailing.mean().to_numpy()[rows], trailing.std(ddof=0).to_numpy()[rows]
+    # Bayesian steps sample their weights around the z-score (posterior scale 0.01).
+    tolerance = 0.3 if step.startswith("bayesian") else 2e-3
+    np.testing.assert_allclose((moments.mean[rows] - z_mean) / z_std, 0.0, atol=tolerance)
+    np.testing.assert_allclose(moments.stddev[rows] / z_std, 1.0, atol=tolerance)
+
+
+def test_calibration_on_held_out_rows_or_the_whole_training_part(sine):
+    values = sine(800)
+    common = dict(window=8, hidden_units=(8,), train_fraction=0.5, epochs=2,
+                  step="learned_scale")
+    held_out = fit_detector(values, DetectorConfig(**common)).scales["series"]
+    training = fit_detector(values, DetectorConfig(calibration="training", **common))
+    assert np.isfinite(held_out.threshold) and np.isfinite(training.scales["series"].threshold)
+    with pytest.raises(ValueError, match=r"Expected calibration in \['training', 'held_out'\]\. "
+                                         r"Received: calibration='all'\."):
+        DetectorConfig(calibration="all")

@@ -1,0 +1,82 @@
+"""The exported SavedModel loads and answers in a fresh process, as TF Serving calls it."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from cuttingedge.trainers.anomaly.detector import windows_of
+from cuttingedge.trainers.anomaly.export import example_of, export_detector
+
+
+FRESH = r"""
+import json, sys
+import numpy as np, tensorflow as tf
+path, examples = sys.argv[1], json.loads(sys.argv[2])
+loaded = tf.saved_model.load(path)
+print("SIGNATURES", sorted(loaded.signatures.keys()))
+out = loaded.signatures["detect"](examples=tf.constant([bytes.fromhex(e) for e in examples]))
+print("DETECT", json.dumps({k: v.numpy().tolist() for k, v in out.items()}))
+windows = tf.zeros([3, int(sys.argv[3])])
+out = loaded.signatures["serving_default"](windows=windows)
+print("DEFAULT", json.dumps({k: v.numpy().tolist() for k, v in out.items()}))
+"""
+
+
+@pytest.fixture(scope="module")
+def exported(fitted, tmp_path_factory):
+    return export_detector(fitted, tmp_path_factory.mktemp("export") / "model")
+
+
+def test_saved_model_answers_in_a_fresh_process(fitted, spiky, exported, spike_at):
+    window = fitted.config.window
+    padded = windows_of(spiky, window)
+    rows = [spike_at - 5, spike_at]
+    examples = [example_of(padded[i], spiky[i], "series").hex() for i in rows]
+    done = subprocess.run([sys.executable, "-c", FRESH, exported, json.dumps(examples),
+                           str(window)], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in done.stdout.splitlines()
+             if line.split(" ", 1)[0] in ("SIGNATURES", "DETECT", "DEFAULT")}
+    assert lines["SIGNATURES"] == "['detect', 'serving_default']"
+    detect = json.loads(lines["DETECT"])
+    scored = fitted.score(spiky)
+    np.testing.assert_allclose(detect["mean"], scored.mean[rows], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(detect["stddev"], scored.stddev[rows], rtol=1e-4)
+    np.testing.assert_allclose(detect["score"], scored.point_score[rows], rtol=1e-3, atol=1e-3)
+    assert detect["is_anomaly"] == [False, True]
+    default = json.loads(lines["DEFAULT"])
+    assert set(default) == {"mean", "stddev", "aleatoric_stddev", "epistemic_stddev"}
+
+
+def test_constants_are_written_beside_the_model(fitted, exported):
+    import os
+
+    with open(os.path.join(exported, "assets.extra", "detector.json")) as handle:
+        constants = json.load(handle)
+    assert constants["series"]["series"]["mean"] == pytest.approx(
+        fitted.scales["series"].mean)
+    assert constants["config"]["window"] == fitted.config.window
+
+
+def test_detect_reads_the_oldest_values_of_a_longer_record(sine, tmp_path):
+    import tensorflow as tf
+
+    from cuttingedge.trainers.anomaly.detector import DetectorConfig, fit_detector
+
+    values = sine(500)
+    config = DetectorConfig(step="learned_scale", window=8, horizon=3, train_fraction=0.5,
+                            epochs=2, smoothing=1)
+    detector = fit_detector(values, config)
+    path = export_detector(detector, tmp_path / "model")
+    records = windows_of(values, 8 + 3 - 1)  # what SensorExampleGen writes for window 10
+    rows = [300, 301, 450]
+    out = tf.saved_model.load(path).signatures["detect"](examples=tf.constant(
+        [example_of(records[i], values[i], "series") for i in rows]))
+    scored = detector.score(values)
+    np.testing.assert_allclose(out["mean"].numpy(), scored.mean[rows], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(out["score"].numpy(), scored.point_score[rows], rtol=1e-3,
+                               atol=1e-3)
+    assert not scored.scored[:10].any() and scored.scored[10:].all()

@@ -1,0 +1,124 @@
+"""The logo trainer's pieces: curriculum renders, small sizes, the training stream, serving
+decoding, the brand kit from files."""
+
+import dataclasses
+import io
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from cuttingedge.trainers.logos import augment, kit as kit_lib, trainer
+from cuttingedge.trainers.logos.serving import LogoServer
+
+
+def _kit(brands=3, size=24):
+    masks = np.zeros((brands, size, size), np.float32)
+    for i in range(brands):
+        masks[i, 4 + i:size - 4, 6:size - 6 - i] = 1.0
+    colours = np.linspace(0, 1, brands * 3, dtype=np.float32).reshape(brands, 3)
+    return kit_lib.BrandKit(masks, colours, [f"brand{i}" for i in range(brands)])
+
+
+def _backgrounds():
+    return np.random.default_rng(0).uniform(size=(2, 40, 40, 3)).astype(np.float32)
+
+
+def _renders(config, count, ramp=0, kit=None):
+    kit = kit or _kit()
+    images, labels = [], []
+    for x, y in augment.make_renders(kit.masks, kit.colours, _backgrounds(), 5, config, count,
+                                     ramp=ramp).batch(count):
+        images.append(x.numpy())
+        labels.append(y.numpy())
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def test_curriculum_reaches_exactly_the_configured_renders():
+    config = augment.AugmentConfig(image_size=32)
+    harsh, labels = _renders(config, 12)
+    ramped, ramp_labels = _renders(config, 12, ramp=6)
+    np.testing.assert_array_equal(labels, ramp_labels)
+    # from render `ramp - 1` on, difficulty is 1: the very same images, bit for bit
+    np.testing.assert_array_equal(ramped[5:], harsh[5:])
+    assert np.abs(ramped[:5] - harsh[:5]).max() > 0.1
+
+
+def test_heldout_renders_ignore_the_curriculum_and_keep_their_conditions():
+    assert augment.HELDOUT.jpeg_quality == (20, 80)
+    low, high = augment.AugmentConfig().jpeg_quality
+    assert low <= 20 and high >= 80  # training covers the held-out JPEG range
+
+
+@pytest.mark.parametrize("size", [16, 24, 32])
+def test_small_image_sizes_render(size):
+    images, _ = _renders(augment.AugmentConfig(image_size=size, tiny_probability=1.0), 4)
+    assert images.shape == (4, size, size, 3)
+    assert 0.0 <= images.min() and images.max() <= 1.0
+
+
+def test_flat_renders_without_the_3d_stage():
+    config = augment.AugmentConfig(image_size=24, three_d=False)
+    images, labels = _renders(config, 6)
+    assert images.shape == (6, 24, 24, 3) and labels.tolist() == [0, 1, 2, 0, 1, 2]
+
+
+def test_options_curriculum_and_steps():
+    options = trainer.LogoOptions(train_renders=1000, batch_size=64, epochs=4, curriculum=0.5)
+    assert options.steps_per_epoch == 15 and options.ramp == 15 * 64 * 4 // 2
+    assert trainer.LogoOptions(curriculum=0.0).ramp == 0
+    with pytest.raises(ValueError, match="curriculum"):
+        trainer.LogoOptions(curriculum=1.5)
+
+
+def test_training_stream_gives_fresh_shuffled_batches():
+    options = trainer.LogoOptions(image_size=16, batch_size=8, train_renders=16, epochs=1)
+    batches = list(trainer.train_stream(_kit(5, 16), _backgrounds(), options).take(3))
+    images, labels = zip(*[(x.numpy(), y.numpy()) for x, y in batches])
+    assert all(x.shape == (8, 16, 16, 3) for x in images)
+    assert labels[0].tolist() != [0, 1, 2, 3, 4, 0, 1, 2]  # shuffled, not in brand order
+    assert set(np.concatenate(labels)) == set(range(5))
+
+
+def _png(array, mode):
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.fromarray(array, mode).save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("mode,pixel", [("RGBA", [0, 0, 0, 0]), ("LA", [0, 0]),
+                                        ("L", [255]), ("RGB", [255, 255, 255])])
+def test_serving_composites_transparency_over_white(mode, pixel):
+    server = LogoServer(lambda x, training=False: x, ["a"], 8)
+    array = np.tile(np.array(pixel, np.uint8), (16, 16, 1)).squeeze()
+    image = server.decode(tf.constant(_png(array, mode))).numpy()
+    assert image.shape == (8, 8, 3)
+    np.testing.assert_allclose(image, 1.0, atol=1e-5)
+
+
+def test_serving_keeps_opaque_colours():
+    server = LogoServer(lambda x, training=False: x, ["a"], 8)
+    array = np.zeros((8, 8, 4), np.uint8)
+    array[..., 0], array[..., 3] = 255, 255
+    image = server.decode(tf.constant(_png(array, "RGBA"))).numpy()
+    np.testing.assert_allclose(image[..., 0], 1.0, atol=1e-5)
+    np.testing.assert_allclose(image[..., 1:], 0.0, atol=1e-5)
+    jpeg = tf.io.encode_jpeg(tf.zeros([10, 6, 3], tf.uint8)).numpy()
+    assert server.decode(tf.constant(jpeg)).shape == (8, 8, 3)
+
+
+def test_kit_from_files_matches_the_ingestion_labels(tmp_path):
+    from PIL import Image
+
+    for name, box in (("zeta", (2, 2, 10, 10)), ("alpha", (0, 4, 16, 8))):
+        (tmp_path / name).mkdir()
+        image = Image.new("RGB", (16, 16), "white")
+        image.paste((0, 0, 0), box)
+        image.save(tmp_path / name / "icon.png")
+    kit = kit_lib.kit_from_files(str(tmp_path), size=16)
+    assert kit.brands == ["alpha", "zeta"]  # sorted class names, as ImageExampleGen labels
+    assert kit.masks.shape == (2, 16, 16)
+    assert kit.masks[0, 6, 8] > 0.9 and kit.masks[0, 0, 0] < 0.1
+    assert kit.masks[1, 6, 6] > 0.9 and kit.masks[1, 14, 14] < 0.1

@@ -1,0 +1,52 @@
+"""Blend weight selection: the one-standard-error rule on per-list NDCG."""
+
+import numpy as np
+
+from cuttingedge.trainers.ranking import evaluate
+from cuttingedge.trainers.ranking.data import RankingLists
+
+
+def _lists(labels):
+    labels = np.asarray(labels, np.float32)
+    shape = labels.shape
+    return RankingLists(numeric=np.zeros(shape + (1,), np.float32), label=labels,
+                        position=np.zeros(shape, np.int64),
+                        query_text=np.array([b""] * shape[0], object),
+                        doc_text=np.full(shape, b"", object), true_relevance=labels)
+
+
+def test_per_list_ndcg_matches_the_keras_metric():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, size=(20, 6)).astype(np.float32)
+    labels[0] = 0.0  # a list with no relevant document scores 0 and counts
+    labels[1, 4:] = -1.0  # padding
+    scores = rng.normal(size=labels.shape).astype(np.float32)
+    values, weights = evaluate.per_list_ndcg(labels, scores, topn=5)
+    mean = (values * weights).sum() / weights.sum()
+    assert values[0] == 0.0 and weights[0] > 0
+    np.testing.assert_allclose(mean, evaluate.ranking_metrics_of(labels, scores)["ndcg_5"],
+                               rtol=1e-5)
+
+
+def test_a_clearly_better_model_keeps_most_of_the_weight():
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 3, size=(300, 8)).astype(np.float32)
+    perfect = labels + 0.01 * rng.normal(size=labels.shape)
+    noise = rng.normal(size=labels.shape)
+    weight, search = evaluate.choose_weight(perfect, noise, _lists(labels))
+    assert search["0.0"] > search["1.0"] + 0.2
+    # Only weights that cost nothing measurable against the best qualify.
+    assert weight < 0.5 and search[str(weight)] >= search["0.0"] - 0.01
+    mirrored, _ = evaluate.choose_weight(noise, perfect, _lists(labels))
+    assert mirrored == 1.0 - weight
+
+
+def test_two_equally_good_models_get_a_blend_near_even():
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 3, size=(300, 8)).astype(np.float32)
+    first = labels + rng.normal(size=labels.shape)
+    second = labels + rng.normal(size=labels.shape)
+    weight, search = evaluate.choose_weight(first, second, _lists(labels))
+    assert 0.3 <= weight <= 0.7
+    # Two independent noisy views average to a better ranking than either.
+    assert search[str(weight)] > max(search["0.0"], search["1.0"]) + 0.01

@@ -1,0 +1,553 @@
+"""Unsupervised anomaly detector: a ladder forecaster, a label-free threshold, alarms.
+
+`fit_detector(values, config)` on one series (or a mapping name -> series, pooled):
+
+1. Training part = the first `train_fraction` of each series (NAB's probationary 15%); its
+   last `validation_fraction` is held out from fitting for calibration and early stopping.
+2. Standardise each series with the mean and stddev of its training part. A constant part
+   (stddev 0) gets the floor `scale_floor * max(1, |mean|)` instead: no division by zero,
+   and any later change of a constant signal stands out.
+3. Windows: point i is predicted from the `window` values that end `horizon` steps before
+   it, left-padded with the first value when i < window (SensorExampleGen's
+   `value_window`). With `window_standardise=True` (default) each window and its target
+   are standardised by the window's own mean and stddev (stddev floored at
+   `window_floor`), and the model predicts the target in those units: a forecast
+   Normal(0, 1) is exactly the trailing-window z-score, and the model starts there
+   (`nested=True`: the output layer is initialised to mean 0, scale 1), so training can
+   only move it where the fitting data's likelihood says the z-score is wrong. Otherwise,
+   with `relative=True` windows and targets are centred on the window's last value (a
+   level the training part never saw is still a familiar input), with `relative=False`
+   they are used as they are.
+4. Fit the ladder step on the windows of full history (i >= window) of the fitting part,
+   early-stopped on the held-out part's NLL.
+5. Calibrate the threshold for `false_alarm_rate` per point (`alarms.calibrate_threshold`)
+   on the scores of the held-out rows (`calibration="held_out"`, default: scores of points
+   the model was not fitted on, so in-sample optimism does not lower the threshold), or of
+   every point of the training part with a full window ("training", as the baselines
+   do); `point_threshold` is the same for unsmoothed scores (the serving signature scores
+   points one by one).
+
+`Detector.score(values)` returns, for every point: the predictive mean and stddev in the
+series' units, its aleatoric and epistemic parts, the tail surprise `point_score`, the
+smoothed `score`, and `is_anomaly`. The first `window + horizon - 1` points have no full
+window: they get left-padded forecasts and scores but are `scored=False` and never alarm;
+missing (filled) points never alarm either, as their value was not observed.
+
+Example:
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> values = np.sin(np.arange(600) / 8.0) + 0.05 * rng.normal(size=600)
+    >>> values[500] += 2.0
+    >>> config = DetectorConfig(window=16, train_fraction=0.5, epochs=5, hidden_units=(8,))
+    >>> scored = fit_detector(values, config).score(values)
+    >>> bool(scored.is_anomaly[500]), scored.mean.shape
+    (True, (600,))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+
+import keras
+import numpy as np
+
+from cuttingedge.trainers import probabilistic as prob
+from cuttingedge.trainers.probabilistic import mean_field
+from cuttingedge.trainers.anomaly import alarms
+from cuttingedge.trainers.anomaly.series import (Series, SeriesTooShortError, check_length,
+                                                 from_arrays)
+
+DEFAULT_SERIES = "series"
+PREDICT_BATCH = 8192
+CALIBRATIONS = ("training", "held_out")
+
+
+@dataclasses.dataclass(frozen=True)
+class DetectorConfig:
+    """Settings of `fit_detector` (module docstring).
+
+    Args:
+        step: ladder step (`cuttingedge.trainers.probabilistic.LADDER`).
+        window: past values per forecast.
+        horizon: steps ahead: point i is forecast from the `window` values that end at
+            i - horizon (1: the values just before it). A longer horizon cannot follow an
+            anomaly as it unfolds, so it stays surprised for longer.
+        hidden_units: hidden layer sizes of the MLP steps.
+        train_fraction: share of each series used for training (NAB: 0.15).
+        validation_fraction: share of the training part held out from fitting, for early
+            stopping and (`calibration="held_out"`) calibration.
+        false_alarm_rate: target alarms per normal point (before post-processing).
+        epochs, batch_size, learning_rate, patience: the fit (early stopping on val NLL).
+        samples: Monte Carlo passes of Bayesian steps.
+        smoothing: points averaged into the score (1 = the point's own surprise).
+        refractory: points after an alarm in which no new alarm starts; at least
+            `refractory_fraction` of the scored series' length (NAB sizes its windows as
+            10% of a series over the number of windows).
+        relative: centre windows and targets on the window's last value (when not
+            `window_standardise`).
+        window_standardise: standardise each window and its target by the window's own
+            mean and stddev: the forecast is in trailing z-score units (module docstring).
+        window_floor: floor of a window's stddev, in units of the training part's stddev.
+        nested: start the MLP steps' output at Normal(0, 1), i.e. at the z-score (only
+            with `window_standardise`).
+        adaptive: after the training part, raise the threshold as the score tail seen so
+            far demands (`alarms.adaptive_thresholds`); never lowers it.
+        scale_floor: relative floor of the standardisation stddev (constant series).
+        min_scale: floor of the predictive stddev, in standardised units.
+        tail_fraction: share of the calibration scores that fits the threshold's tail.
+        calibration: the scores the threshold is fitted on: "training", every scored point
+            of the training part (fitting and held-out rows, as the baselines do), or
+            "held_out", its held-out rows only.
+        seed: seeds Keras, the ladder layers and the shuffling.
+    """
+
+    step: str = "bayesian_learned_scale"
+    window: int = 100
+    horizon: int = 1
+    hidden_units: tuple[int, ...] = (32,)
+    train_fraction: float = 0.15
+    validation_fraction: float = 0.5
+    false_alarm_rate: float = 1e-4
+    epochs: int = 40
+    batch_size: int = 64
+    learning_rate: float = 3e-3
+    patience: int = 5
+    samples: int = 50
+    smoothing: int = 4
+    refractory: int = 0
+    refractory_fraction: float = 0.02
+    relative: bool = True
+    window_standardise: bool = True
+    window_floor: float = 0.05
+    nested: bool = True
+    adaptive: bool = True
+    scale_floor: float = 1e-3
+    min_scale: float = 1e-2
+    tail_fraction: float = 0.1
+    calibration: str = "held_out"
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.calibration not in CALIBRATIONS:
+            raise ValueError(f"Expected calibration in {list(CALIBRATIONS)}. Received: "
+                             f"calibration={self.calibration!r}.")
+        object.__setattr__(self, "step", prob.ladder.parse_step(self.step).value)
+        object.__setattr__(self, "hidden_units", tuple(self.hidden_units))
+        for name in ("window", "horizon", "epochs", "batch_size", "samples", "smoothing",
+                     "patience"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"Expected {name} to be a positive integer. Received: "
+                                 f"{name}={value!r}.")
+        if isinstance(self.refractory, bool) or not isinstance(self.refractory, int) \
+                or self.refractory < 0:
+            raise ValueError(f"Expected refractory to be an integer >= 0 (points). Received: "
+                             f"refractory={self.refractory!r}.")
+        if not isinstance(self.refractory_fraction, (int, float)) \
+                or not 0.0 <= self.refractory_fraction < 1.0:
+            raise ValueError(f"Expected refractory_fraction in [0, 1). Received: "
+                             f"refractory_fraction={self.refractory_fraction!r}.")
+        for name in ("train_fraction", "validation_fraction", "false_alarm_rate",
+                     "tail_fraction"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
+                raise ValueError(f"Expected {name} in (0, 1). Received: {name}={value!r}.")
+        for name in ("learning_rate", "scale_floor", "min_scale", "window_floor"):
+            if not isinstance(getattr(self, name), (int, float)) or getattr(self, name) <= 0:
+                raise ValueError(f"Expected {name} > 0. Received: "
+                                 f"{name}={getattr(self, name)!r}.")
+
+
+def span_of(config) -> int:
+    """Past values one forecast needs: window + horizon - 1 (the record's window length)."""
+    return int(config.window) + int(getattr(config, "horizon", 1)) - 1
+
+
+@dataclasses.dataclass(frozen=True)
+class SeriesScale:
+    """Per-series constants of a fitted detector (standardisation and thresholds)."""
+
+    mean: float
+    std: float
+    threshold: float
+    point_threshold: float
+    train_rows: int
+    validation_rows: int
+    validation_alarm_rate: float
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoredSeries:
+    """Per-point output of `Detector.score`; arrays of one entry per input point.
+
+    Attributes:
+        mean, stddev: the predictive Normal, in the series' units.
+        aleatoric, epistemic: the two parts of stddev (stddev**2 = a**2 + e**2).
+        point_score: tail surprise -log(2 * Phi(-|y - mean| / stddev)) of the point alone.
+        score: `point_score` averaged over the last `smoothing` points (what is thresholded).
+        nll: -log N(y; mean, stddev).
+        scored: False for the first window + horizon - 1 points (no full window).
+        exceeds: score > threshold on scored, observed points (before post-processing).
+        is_anomaly: `exceeds` after the refractory suppression.
+        threshold: the calibrated threshold of `score`.
+        bar: the threshold in force at each point (>= threshold when adaptive).
+    """
+
+    mean: np.ndarray
+    stddev: np.ndarray
+    aleatoric: np.ndarray
+    epistemic: np.ndarray
+    point_score: np.ndarray
+    score: np.ndarray
+    nll: np.ndarray
+    scored: np.ndarray
+    exceeds: np.ndarray
+    is_anomaly: np.ndarray
+    threshold: float
+    bar: np.ndarray
+
+
+def _as_series(values, name: str) -> Series:
+    return values if isinstance(values, Series) else from_arrays(np.asarray(values), name=name)
+
+
+def split_sizes(rows: int, config: DetectorConfig) -> tuple[int, int]:
+    """(fit rows, validation rows) of a series of `rows` points: the training part's split."""
+    train = int(math.floor(rows * config.train_fraction))
+    validation = max(1, int(round(train * config.validation_fraction)))
+    return train - validation, validation
+
+
+def minimum_rows(config: DetectorConfig) -> int:
+    """Fewest rows whose training part fits at least one full window and validates on one.
+
+    Example:
+        >>> minimum_rows(DetectorConfig(window=32))  # training part of 65 rows: 33 fit + 32
+        434
+    """
+    rows = span_of(config) + 1
+    while True:
+        fit, validation = split_sizes(rows, config)
+        if fit > span_of(config) and validation >= 1:
+            return rows
+        rows += 1
+
+
+def check_rows(rows: int, config: DetectorConfig, name: str = DEFAULT_SERIES) -> None:
+    """Raises SeriesTooShortError naming the minimum length for this config."""
+    check_length(rows, span_of(config))
+    need = minimum_rows(config)
+    if rows < need:
+        fit, validation = split_sizes(rows, config)
+        raise SeriesTooShortError(
+            f"Series {name!r} has {rows} rows; with window={config.window}, horizon="
+            f"{config.horizon} and train_fraction={config.train_fraction} at least {need} "
+            f"rows are needed (the training part must hold window + horizon = "
+            f"{span_of(config) + 1} rows to fit plus "
+            f"held-out rows to calibrate; it holds {fit} + {validation}). Pass a longer "
+            f"series, a larger train_fraction or a smaller window.")
+
+
+def standardisation(values: np.ndarray, train_rows: int, floor: float) -> tuple[float, float]:
+    """(mean, std) of the training part, std floored at floor * max(1, |mean|).
+
+    Example:
+        >>> standardisation(np.full(10, 5.0), 10, 1e-3)  # constant: std floor 5e-3
+        (5.0, 0.005)
+    """
+    part = values[:train_rows]
+    mean = float(np.mean(part))
+    return mean, max(float(np.std(part)), floor * max(1.0, abs(mean)))
+
+
+def windows_of(z: np.ndarray, window: int) -> np.ndarray:
+    """Row i = z[i - window:i], left-padded with z[0]: [len(z), window] float32.
+
+    Example:
+        >>> windows_of(np.array([1.0, 2.0, 3.0]), 2).tolist()
+        [[1.0, 1.0], [1.0, 1.0], [1.0, 2.0]]
+    """
+    padded = np.concatenate([np.full(window, z[0]), z])
+    return np.lib.stride_tricks.sliding_window_view(padded, window)[:len(z)].astype(np.float32)
+
+
+def window_frame(x: np.ndarray, config) -> tuple[np.ndarray, np.ndarray]:
+    """(anchor, spread) of each window row of x: the model sees (x - anchor) / spread.
+
+    `window_standardise`: the window's mean and stddev (floored at `window_floor`);
+    else `relative`: the last value and 1; else 0 and 1.
+
+    Example:
+        >>> x = np.array([[0.0, 2.0], [1.0, 1.0]])
+        >>> [a.tolist() for a in window_frame(x, DetectorConfig(window=2))]
+        [[1.0, 1.0], [1.0, 0.05]]
+    """
+    x = np.asarray(x, np.float64)
+    if getattr(config, "window_standardise", False):
+        return x.mean(axis=1), np.maximum(x.std(axis=1), float(config.window_floor))
+    anchor = x[:, -1] if config.relative else np.zeros(len(x))
+    return anchor, np.ones(len(x))
+
+
+def model_inputs(z: np.ndarray, config, horizon: int | None = None):
+    """(x, y, anchor, spread): model inputs and targets, and the frame they are in.
+
+    Row i of x holds (z[i - window - horizon + 1 : i - horizon + 1] - anchor) / spread
+    (left-padded); y = (z - anchor) / spread (see `window_frame`).
+    """
+    horizon = config.horizon if horizon is None else horizon
+    x = windows_of(z, config.window + horizon - 1)[:, :config.window]
+    anchor, spread = window_frame(x, config)
+    return ((x - anchor[:, None]) / spread[:, None]).astype(np.float32), \
+        ((z - anchor) / spread).astype(np.float32), anchor, spread
+
+
+@dataclasses.dataclass(frozen=True)
+class Detector:
+    """A fitted detector: the ladder model and each series' constants.
+
+    Attributes:
+        config: the `DetectorConfig`.
+        model: the Keras forecaster, on standardised (and, if `relative`, centred) windows.
+        scales: series name -> `SeriesScale`.
+        history: the Keras fit history (loss, val_nll, ... per epoch).
+    """
+
+    config: DetectorConfig
+    model: keras.Model
+    scales: Mapping[str, SeriesScale]
+    history: Mapping[str, list]
+
+    def scale_of(self, series: str | None) -> SeriesScale:
+        if series is None and len(self.scales) == 1:
+            return next(iter(self.scales.values()))
+        if series not in self.scales:
+            raise KeyError(f"Unknown series {series!r}. This detector was fitted on "
+                           f"{sorted(self.scales)}.")
+        return self.scales[series]
+
+    def forecast(self, values, series: str | None = None) -> prob.PredictiveSummary:
+        """Predictive moments for every point of `values`, in the series' units."""
+        scale = self.scale_of(series)
+        filled = _as_series(values, series or DEFAULT_SERIES).values
+        x, _, anchor, spread = model_inputs((filled - scale.mean) / scale.std, self.config)
+        parts = [prob.predict_distribution(self.model, x[i:i + PREDICT_BATCH],
+                                           self.config.samples)
+                 for i in range(0, len(x), PREDICT_BATCH)]
+        field = {f: np.concatenate([getattr(p, f) for p in parts]).astype(np.float64)
+                 for f in ("mean", "stddev", "aleatoric_stddev", "epistemic_stddev")}
+        return prob.PredictiveSummary(
+            mean=(field["mean"] * spread + anchor) * scale.std + scale.mean,
+            stddev=field["stddev"] * spread * scale.std,
+            aleatoric_stddev=field["aleatoric_stddev"] * spread * scale.std,
+            epistemic_stddev=field["epistemic_stddev"] * spread * scale.std)
+
+    def score(self, values, series: str | None = None) -> ScoredSeries:
+        """Scores every point of `values` (an array, NaN = missing, or a `Series`)."""
+        scale = self.scale_of(series)
+        data = _as_series(values, series or DEFAULT_SERIES)
+        moments = self.forecast(data, series)
+        start = scale.train_rows if self.config.adaptive else None
+        return _alarms(data, moments, scale.threshold, self.config, adaptive_start=start)
+
+
+def _point_scores(values: np.ndarray, moments: prob.PredictiveSummary):
+    return alarms.tail_surprise(values, moments.mean, moments.stddev)
+
+
+def _alarms(data: Series, moments, threshold: float, config, point=None,
+            adaptive_start: int | None = None) -> ScoredSeries:
+    """Scores, thresholds and post-processes (config: window, smoothing, refractory)."""
+    point = _point_scores(data.values, moments) if point is None else point
+    score = alarms.smooth(point, config.smoothing)
+    scored = np.arange(len(point)) >= span_of(config)
+    bar = np.full(len(point), float(threshold))
+    if adaptive_start is not None:
+        bar = alarms.adaptive_thresholds(score, adaptive_start, threshold,
+                                         config.false_alarm_rate, config.tail_fraction,
+                                         config.smoothing)
+    exceeds = (score > bar) & scored & ~data.missing
+    return ScoredSeries(
+        mean=moments.mean, stddev=moments.stddev, aleatoric=moments.aleatoric_stddev,
+        epistemic=moments.epistemic_stddev, point_score=point, score=score,
+        nll=alarms.normal_nll(data.values, moments.mean, moments.stddev), scored=scored,
+        exceeds=exceeds, is_anomaly=alarms.suppress_repeats(exceeds, refractory_of(config,
+                                                                                len(point))),
+        threshold=float(threshold), bar=bar)
+
+
+def refractory_of(config, rows: int) -> int:
+    """Points of refractory period for a series of `rows` points (see `DetectorConfig`)."""
+    fraction = getattr(config, "refractory_fraction", 0.0)
+    return max(int(config.refractory), int(round(fraction * rows)))
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingData:
+    """Windows of every series, split into fitting and held-out parts, and the scales."""
+
+    x_fit: np.ndarray
+    y_fit: np.ndarray
+    x_validation: np.ndarray
+    y_validation: np.ndarray
+    stats: Mapping[str, tuple[float, float, int, int]]  # name -> mean, std, fit, validation
+    series: Mapping[str, Series]
+
+
+def prepare(values, config: DetectorConfig, splits: Mapping | None = None) -> TrainingData:
+    """Standardises and windows every series (module docstring, steps 1-3).
+
+    Args:
+        values: an array (NaN = missing), a `Series`, or a mapping name -> either.
+        config: the `DetectorConfig`.
+        splits: optional name -> (fit rows, validation rows), instead of the fractions
+            (e.g. the train and eval splits of SensorExampleGen).
+
+    Raises:
+        SeriesTooShortError: a series too short for `config` (the message gives the minimum).
+    """
+    named = values if isinstance(values, Mapping) else {
+        getattr(values, "name", DEFAULT_SERIES) if isinstance(values, Series)
+        else DEFAULT_SERIES: values}
+    if not named:
+        raise ValueError("Expected at least one series to fit on. Received an empty mapping.")
+    parts, stats, series = {"xf": [], "yf": [], "xv": [], "yv": []}, {}, {}
+    for name, item in named.items():
+        data = _as_series(item, name)
+        if splits and name in splits:
+            fit, validation = splits[name]
+            if fit <= span_of(config) or validation < 1:
+                raise SeriesTooShortError(
+                    f"Series {name!r} has {fit} points to fit and {validation} to calibrate "
+                    f"on; at least window + horizon = {span_of(config) + 1} and 1 are "
+                    f"needed. Give "
+                    f"the train and eval splits more points or use a smaller window.")
+        else:
+            check_rows(len(data), config, name)
+            fit, validation = split_sizes(len(data), config)
+        mean, std = standardisation(data.values, fit + validation, config.scale_floor)
+        x, y, _, _ = model_inputs((data.values - mean) / std, config)
+        parts["xf"].append(x[span_of(config):fit])
+        parts["yf"].append(y[span_of(config):fit])
+        parts["xv"].append(x[fit:fit + validation])
+        parts["yv"].append(y[fit:fit + validation])
+        stats[name], series[name] = (mean, std, fit, validation), data
+    joined = {key: np.concatenate(value) for key, value in parts.items()}
+    return TrainingData(joined["xf"], joined["yf"], joined["xv"], joined["yv"], stats, series)
+
+
+def build_forecaster(config: DetectorConfig, data: TrainingData, hyperparameters=None,
+                     space: prob.SearchSpace | None = None):
+    """The ladder model of `config` (or of tuned `hyperparameters`), GP inducing points set."""
+    keras.utils.set_random_seed(config.seed)
+    options = {"seed": config.seed, "min_scale": config.min_scale}
+    if hyperparameters is not None:
+        model = prob.build_hypermodel(hyperparameters, window=config.window,
+                                      num_train_examples=len(data.x_fit),
+                                      space=space or prob.SearchSpace(), **options)
+    else:
+        model = prob.build_model(config.step, config.window, config.hidden_units,
+                                 config.learning_rate, len(data.x_fit), **options)
+    for layer in model.layers:
+        if isinstance(layer, prob.GaussianProcess):
+            rng = np.random.default_rng(config.seed)
+            pick = rng.choice(len(data.x_fit), layer.num_inducing_points,
+                              replace=len(data.x_fit) < layer.num_inducing_points)
+            layer.set_inducing_points(data.x_fit[pick])
+    if config.window_standardise and config.nested:
+        start_at_zscore(model)
+    return model
+
+
+def start_at_zscore(model: keras.Model) -> bool:
+    """Sets the output layer of an MLP ladder model so that it predicts Normal(0, 1).
+
+    On window-standardised inputs that is the trailing z-score; the fit starts there. The
+    output kernel is zero and its bias (0, raw scale 1) for a learned scale; a fixed or
+    homoskedastic scale is left as it is (the fixed scale 1 is the z-score's). Bayesian
+    layers get the same posterior means. Returns False (and changes nothing) for a model
+    without such a layer (the GP step).
+    """
+    heads = [layer for layer in model.layers if isinstance(layer, prob.NormalParams)]
+    dense = [layer for layer in model.layers
+             if isinstance(layer, (keras.layers.Dense, prob.DenseVariational))]
+    if not heads or not dense:
+        return False
+    head, last = heads[0], dense[-1]
+    bias = np.zeros(head.input_size, np.float32)
+    if head.scale == "learned":
+        bias[1] = float(mean_field.inverse_softplus_scale(1.0, head.min_scale))
+    if isinstance(last, prob.DenseVariational):
+        last.kernel_loc.assign(np.zeros(last.kernel_loc.shape, np.float32))
+        last.bias_loc.assign(bias)
+    else:
+        last.kernel.assign(np.zeros(last.kernel.shape, np.float32))
+        last.bias.assign(bias)
+    return True
+
+
+def fit_forecaster(model: keras.Model, data: TrainingData, config: DetectorConfig) -> dict:
+    """Fits `model` on the fitting windows, early-stopped on the held-out NLL; returns history."""
+    stop = keras.callbacks.EarlyStopping(monitor="val_nll", mode="min", patience=config.patience,
+                                         restore_best_weights=True)
+    history = model.fit(data.x_fit, data.y_fit, batch_size=config.batch_size,
+                        epochs=config.epochs, validation_data=(data.x_validation,
+                                                               data.y_validation),
+                        callbacks=[stop], shuffle=True, verbose=0)
+    if any(getattr(layer, "scale", None) == "homoskedastic" for layer in model.layers):
+        prob.calibrate_residual_scale(model, data.x_fit, data.y_fit)
+    return {key: [float(v) for v in values] for key, values in history.history.items()}
+
+
+def fit_detector(values, config: DetectorConfig = DetectorConfig(),
+                 hyperparameters=None, splits: Mapping | None = None) -> Detector:
+    """Fits a detector on the training part of one series, or of several pooled.
+
+    Args:
+        values: an array (NaN = missing), a `Series`, or a mapping name -> either; with a
+            mapping one model is fitted on all series, each with its own standardisation
+            and thresholds.
+        config: the `DetectorConfig`.
+        hyperparameters: optional `keras_tuner.HyperParameters` (see `search`), overriding
+            config.step, hidden_units and learning_rate.
+        splits: optional name -> (fit rows, validation rows) (see `prepare`).
+
+    Returns:
+        The fitted `Detector`.
+
+    Raises:
+        SeriesTooShortError: a series is too short for `config`.
+    """
+    data = prepare(values, config, splits)
+    model = build_forecaster(config, data, hyperparameters)
+    history = fit_forecaster(model, data, config)
+    scales = {}
+    for name, (mean, std, fit, validation) in data.stats.items():
+        scales[name] = SeriesScale(mean, std, math.inf, math.inf, fit + validation, validation,
+                                   math.nan)
+    detector = Detector(config, model, scales, history)
+    for name, series in data.series.items():
+        scales[name] = _calibrate(detector, series, name, scales[name], config)
+    return Detector(config, model, scales, history)
+
+
+def _calibrate(detector: Detector, series: Series, name: str, scale: SeriesScale,
+               config: DetectorConfig) -> SeriesScale:
+    """Thresholds from the training part's scores (`calibration`; smoothing context before)."""
+    train = scale.train_rows
+    head = from_arrays(series.raw[:train], name=name)
+    moments = detector.forecast(head, name)
+    point = _point_scores(head.values, moments)
+    first = train - scale.validation_rows if config.calibration == "held_out" \
+        else min(span_of(config), train - scale.validation_rows)
+    held_out = slice(first, train)
+    smoothed = alarms.smooth(point, config.smoothing)[held_out]
+    threshold = alarms.calibrate_threshold(smoothed, config.false_alarm_rate,
+                                           config.tail_fraction, config.smoothing)
+    point_threshold = alarms.calibrate_threshold(point[held_out], config.false_alarm_rate,
+                                                 config.tail_fraction, 1)
+    rate = float(np.mean(smoothed > threshold))
+    return dataclasses.replace(scale, threshold=threshold, point_threshold=point_threshold,
+                               validation_alarm_rate=rate)

@@ -1,0 +1,180 @@
+"""Export of a fitted detector as a SavedModel with two signatures.
+
+    serving_default(windows float32 [None, window])
+        The forecaster (`probabilistic.moments_fn`, as `export_forecaster` exports it) on
+        *standardised* windows (value - mean) / std of one series: returns [None] "mean",
+        "stddev", "aleatoric_stddev", "epistemic_stddev" in standardised units. The
+        detector's per-window frame (`detector.window_frame`: the window's own mean and
+        floored stddev, or its last value) is applied inside.
+    detect(examples string [None])
+        Serialised tf.Examples as SensorExampleGen writes them with window = window +
+        horizon - 1 (features `series`, `<col>_window`, `<col>`, optional `<col>_missing`
+        and `history`); the forecast reads the oldest `window` values. Returns "mean",
+        "stddev", "aleatoric_stddev", "epistemic_stddev" in the series' units, "score" (the
+        point's tail surprise, see `alarms`) and "is_anomaly" (score > the series' point
+        threshold, never for missing values or windows with history < window + horizon - 1). The
+        per-series constants and thresholds are baked into the graph; an unknown series
+        fails with InvalidArgument naming it, unless the detector has only one series.
+
+`assets.extra/detector.json` holds the constants, for clients of serving_default.
+Smoothing and the refractory period need the series' past alarms: they are applied by
+`Detector.score` over a whole series, not per request.
+
+Example:
+    >>> import numpy as np, tempfile, tensorflow as tf
+    >>> from cuttingedge.trainers.anomaly.detector import DetectorConfig, fit_detector
+    >>> values = np.sin(np.arange(400) / 5.0)
+    >>> detector = fit_detector(values, DetectorConfig(window=8, train_fraction=0.5, epochs=2))
+    >>> path = export_detector(detector, tempfile.mkdtemp())
+    >>> serve = tf.saved_model.load(path).signatures["serving_default"]
+    >>> serve(windows=tf.zeros([2, 8]))["stddev"].shape
+    TensorShape([2])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from cuttingedge.trainers import probabilistic as prob
+from cuttingedge.trainers.anomaly.detector import Detector, span_of
+
+DETECT_SIGNATURE = "detect"
+CONSTANTS_FILE = "detector.json"
+OUTPUTS = ("mean", "stddev", "aleatoric_stddev", "epistemic_stddev")
+
+
+def tail_surprise_tf(y, mean, stddev):
+    """-log(2 * Phi(-|y - mean| / stddev)) in TensorFlow (see `alarms.tail_surprise`)."""
+    u = tf.abs(y - mean) / stddev
+    log_tail = tfp.distributions.Normal(0.0, 1.0).log_cdf(-u)
+    return tf.maximum(-(tf.math.log(2.0) + log_tail), 0.0)
+
+
+def _framed(windows, config):
+    """(framed windows, anchor, spread): `detector.window_frame` in TensorFlow."""
+    if getattr(config, "window_standardise", False):
+        anchor = tf.reduce_mean(windows, axis=1)
+        spread = tf.maximum(tf.math.reduce_std(windows, axis=1), float(config.window_floor))
+    else:
+        anchor = windows[:, -1] if config.relative else tf.zeros_like(windows[:, 0])
+        spread = tf.ones_like(anchor)
+    return (windows - anchor[:, None]) / spread[:, None], anchor, spread
+
+
+def standardised_fn(detector: Detector, samples: int):
+    """serving_default: standardised windows -> standardised moments (module docstring)."""
+    forecast = prob.moments_fn(detector.model, samples)
+
+    def serve(windows):
+        framed, anchor, spread = _framed(windows, detector.config)
+        moments = forecast(framed)
+        return {**{k: moments[k] * spread for k in OUTPUTS[1:]},
+                "mean": moments["mean"] * spread + anchor}
+
+    return serve
+
+
+def detect_fn(detector: Detector, samples: int, value_column: str = "value"):
+    """detect: serialised tf.Examples -> moments in the series' units, score, is_anomaly."""
+    names = sorted(detector.scales)
+    column = lambda field: np.array([getattr(detector.scales[n], field) for n in names],  # noqa
+                                    np.float32)
+    means, stds, thresholds = column("mean"), column("std"), column("point_threshold")
+    window, span = detector.config.window, span_of(detector.config)
+    serve = standardised_fn(detector, samples)
+    spec = {"series": tf.io.FixedLenFeature([], tf.string, default_value=""),
+            f"{value_column}_window": tf.io.FixedLenFeature([span], tf.float32),
+            value_column: tf.io.FixedLenFeature([], tf.float32),
+            f"{value_column}_missing": tf.io.FixedLenFeature([], tf.int64, default_value=0),
+            "history": tf.io.FixedLenFeature([], tf.int64, default_value=span)}
+
+    def detect(examples):
+        features = tf.io.parse_example(examples, spec)
+        index = _series_index(features["series"], names)
+        mean, std = tf.gather(means, index), tf.gather(stds, index)
+        past = features[f"{value_column}_window"][:, :window]  # ends `horizon` steps back
+        moments = serve((past - mean[:, None]) / std[:, None])
+        out = {"mean": moments["mean"] * std + mean,
+               **{k: moments[k] * std for k in OUTPUTS[1:]}}
+        score = tail_surprise_tf(features[value_column], out["mean"], out["stddev"])
+        observed = tf.logical_and(features[f"{value_column}_missing"] == 0,
+                                  features["history"] >= span)
+        alarm = tf.logical_and(score > tf.gather(thresholds, index), observed)
+        return {**out, "score": score, "is_anomaly": alarm}
+
+    return detect
+
+
+def _series_index(series, names: list[str]):
+    if len(names) == 1:
+        return tf.zeros_like(series, tf.int32)
+    match = tf.equal(series[:, None], tf.constant(names)[None, :])
+    known = tf.reduce_any(match, axis=1)
+    check = tf.debugging.Assert(tf.reduce_all(known), [
+        "Unknown series in the request; expected one of", tf.constant(names),
+        "received", tf.boolean_mask(series, tf.logical_not(known))], summarize=10)
+    with tf.control_dependencies([check]):
+        return tf.cast(tf.argmax(tf.cast(match, tf.int32), axis=1), tf.int32)
+
+
+def constants(detector: Detector) -> dict:
+    """The JSON-ready constants of `detector` (config and per-series scales)."""
+    return {"config": dataclasses.asdict(detector.config),
+            "series": {name: dataclasses.asdict(scale)
+                       for name, scale in detector.scales.items()}}
+
+
+def export_detector(detector: Detector, path, samples: int | None = None,
+                    value_column: str = "value") -> str:
+    """Writes the SavedModel (module docstring) to `path`; returns the path.
+
+    Args:
+        detector: a fitted `Detector`.
+        path: the SavedModel folder.
+        samples: Monte Carlo passes of Bayesian steps (default: the detector's).
+        value_column: the value column name of the tf.Examples `detect` parses.
+    """
+    samples = samples or detector.config.samples
+    window = detector.config.window
+    archive = keras.export.ExportArchive()
+    archive.track(detector.model)
+    archive.add_endpoint("serving_default", standardised_fn(detector, samples),
+                         input_signature=[tf.TensorSpec([None, window], tf.float32,
+                                                        name="windows")])
+    archive.add_endpoint(DETECT_SIGNATURE, detect_fn(detector, samples, value_column),
+                         input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    path = os.fspath(path)
+    archive.write_out(path, verbose=False)
+    extra = os.path.join(path, "assets.extra")
+    os.makedirs(extra, exist_ok=True)
+    with open(os.path.join(extra, CONSTANTS_FILE), "w") as handle:
+        json.dump(constants(detector), handle, indent=1, default=float)
+    return path
+
+
+def example_of(window_values, value: float, series: str = "", missing: int = 0,
+               history: int | None = None, value_column: str = "value") -> bytes:
+    """A serialised tf.Example as SensorExampleGen writes it (for requests and tests).
+
+    Example:
+        >>> len(example_of([1.0, 2.0], 3.0, "s")) > 0
+        True
+    """
+    window_values = [float(v) for v in window_values]
+    feature = {
+        "series": tf.train.Feature(bytes_list=tf.train.BytesList(value=[series.encode()])),
+        f"{value_column}_window": tf.train.Feature(
+            float_list=tf.train.FloatList(value=window_values)),
+        value_column: tf.train.Feature(float_list=tf.train.FloatList(value=[float(value)])),
+        f"{value_column}_missing": tf.train.Feature(
+            int64_list=tf.train.Int64List(value=[int(missing)])),
+        "history": tf.train.Feature(int64_list=tf.train.Int64List(
+            value=[len(window_values) if history is None else int(history)]))}
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
