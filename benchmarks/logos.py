@@ -74,6 +74,7 @@ from cuttingedge.trainers.logos import trainer  # noqa: E402
 from cuttingedge.trainers.logos.serving import LogoServer, export  # noqa: E402
 from cuttingedge.trainers.tuning.budget import SearchBudget  # noqa: E402
 from cuttingedge.trainers.tuning.search import make_tuner, search  # noqa: E402
+from portable import portable_config  # noqa: E402  (benchmarks/)
 
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "logos.json")
 
@@ -360,7 +361,7 @@ def main(argv: list[str] | None = None) -> None:
     info = machine()
     start = time.perf_counter()
     kit = load_kit()
-    report = {"config": vars(args), "machine": info, "brands": len(kit.brands)}
+    report = {"config": portable_config(vars(args)), "machine": info, "brands": len(kit.brands)}
     for name, bench in (("augment", bench_augment), ("serving", bench_serving),
                         ("tuning", bench_tuning)):
         if name in skip:

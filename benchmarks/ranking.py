@@ -77,6 +77,7 @@ from cuttingedge.trainers.lambdamart.train import LambdaMartConfig, train_lambda
 from cuttingedge.trainers.ranking import data, evaluate, serving  # noqa: E402
 from cuttingedge.trainers.ranking.model import RankerConfig, build_ranker  # noqa: E402
 from cuttingedge.trainers.ranking.preprocess import TextConfig, preprocess  # noqa: E402
+from portable import portable_config, portable_path  # noqa: E402  (benchmarks/)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -441,9 +442,9 @@ def main(argv: list[str] | None = None) -> None:
         phases["serving"] = time.perf_counter() - clock - sum(phases.values())
     ratios = serving_ratios(served, args.batch)
     info["load_average_at_end"] = os.getloadavg()
-    report = {"data": {"path": path, "lists": len(lists), "documents": int(lists.mask.sum()),
+    report = {"data": {"path": portable_path(path), "lists": len(lists), "documents": int(lists.mask.sum()),
                        "features": len(names), "list_size": list_size},
-              "config": vars(args), "training": training, "serving": served,
+              "config": portable_config(vars(args)), "training": training, "serving": served,
               "serving_ratios": ratios, "phase_seconds": phases, "machine": info}
     print(table(training, served, ratios, args.batch))
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

@@ -47,6 +47,7 @@ from cuttingedge.trainers.lambdamart.train import LambdaMartConfig, train_lambda
 from cuttingedge.trainers.ranking import data, evaluate  # noqa: E402
 from cuttingedge.trainers.ranking.model import RankerConfig, build_ranker  # noqa: E402
 from cuttingedge.trainers.ranking.preprocess import TextConfig, preprocess  # noqa: E402
+from portable import portable_config  # noqa: E402  (benchmarks/)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -229,7 +230,7 @@ def main(argv=None) -> None:
               f"{ratios[name]['test_ndcg_10']:7.3f} {s.get('seconds_per_epoch', 0):8.2f}")
     report = {"data": {k: {"lists": len(v), "documents": int(v.mask.sum())}
                        for k, v in lists.items()},
-              "config": vars(args), "summary": summary, "ratios_to_univariate": ratios,
+              "config": portable_config(vars(args)), "summary": summary, "ratios_to_univariate": ratios,
               "ndcg_convention": "TF-Ranking: gains 2^label - 1, 1/log2(rank + 1); a list with "
                                  "no relevant document scores 0 and counts in the mean",
               "seconds": time.perf_counter() - start, "cpus": os.cpu_count(),
