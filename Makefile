@@ -18,10 +18,10 @@ help:
 	@echo "make lock    re-freeze constraints.txt from the current .venv"
 
 # The pinned dependency set: pyproject's direct needs, resolved under constraints.txt.
-$(VENV)/.deps: pyproject.toml constraints.txt
+$(VENV)/.deps: pyproject.toml constraints.txt Makefile
 	@test -n "$(PYTHON310)" || { echo "python3.10 not found: install Python 3.10 or set PYTHON310=/path/to/python3.10"; exit 1; }
 	test -x $(PY) || $(PYTHON310) -m venv $(VENV)
-	$(PIP) install -q --upgrade 'pip>=23' 'setuptools>=68' wheel
+	$(PIP) install -q --upgrade 'pip>=23' 'setuptools>=68,<81' wheel
 	$(PIP) install -q -c constraints.txt ".[test]"
 	touch $@
 

@@ -2,7 +2,8 @@
 and through a Beam job (`ScoreSeries`), with the in-process Keras path for reference.
 
 One series (default: NAB machine_temperature_system_failure, 22,695 points, from the shared
-data or the bundled sample), a learned_scale detector fitted on its first 15% (not timed),
+data or the bundled sample), a detector with `DetectorConfig` defaults fitted on its first 15%
+(not timed),
 exported with `export_detector`. Every point becomes a serialised tf.Example as
 SensorExampleGen writes it (built before timing). Then, each best of `--repeats`:
 
@@ -10,7 +11,7 @@ SensorExampleGen writes it (built before timing). Then, each best of `--repeats`
              threshold and refractory: the library path)
   savedmodel `detect` signature of the reloaded SavedModel, batches of `--batch` examples
              (parsing, standardisation, forecast, score and threshold in the graph)
-  windows    `serving_default` on standardised windows, same batches (the forecaster alone)
+  values     `serving_default` on rows of raw recent values, same batches
   beam       `beam.Create(examples) | ScoreSeries(path)` on the DirectRunner (in-memory, one
              worker), counting outputs; includes pipeline start-up and the model load in
              `DoFn.setup`
@@ -84,27 +85,29 @@ def main(argv=None) -> dict:
 
     series = read_series(series_path(args.series))
     detector = fit_detector(series, DetectorConfig(epochs=args.epochs))
-    scale = detector.scales[series.name]
     path = export_detector(detector, pathlib.Path(tempfile.mkdtemp()) / "model")
     raw_windows = windows_of(series.values, detector.config.window)
     examples = [example_of(raw_windows[i], series.values[i], series.name)
                 for i in range(len(series))]
-    z_windows = ((raw_windows - scale.mean) / scale.std).astype(np.float32)
+    width = detector.config.window + 1  # horizon 1: the window, then the scored value
+    recent = np.concatenate([raw_windows, series.values[:, None]], axis=1).astype(np.float32)
+    assert recent.shape[1] == width
     loaded = tf.saved_model.load(path)
     detect, serve = loaded.signatures["detect"], loaded.signatures["serving_default"]
     batches = [tf.constant(examples[i:i + args.batch]) for i in range(0, len(examples),
                                                                        args.batch)]
-    window_batches = [tf.constant(z_windows[i:i + args.batch])
-                      for i in range(0, len(z_windows), args.batch)]
+    window_batches = [(tf.constant(recent[i:i + args.batch]),
+                       tf.constant([series.name] * len(recent[i:i + args.batch])))
+                      for i in range(0, len(recent), args.batch)]
     detect(examples=batches[0])
-    serve(windows=window_batches[0])
+    serve(values=window_batches[0][0], series=window_batches[0][1])
     n = len(series)
     seconds = {
         "keras": best_of(args.repeats, lambda: detector.score(series, series.name)),
         "savedmodel": best_of(args.repeats, lambda: [detect(examples=b)["score"].numpy()
                                                      for b in batches]),
-        "windows": best_of(args.repeats, lambda: [serve(windows=b)["mean"].numpy()
-                                                  for b in window_batches]),
+        "values": best_of(args.repeats, lambda: [serve(values=v, series=s)["score"].numpy()
+                                                 for v, s in window_batches]),
         "beam": best_of(args.repeats, lambda: beam_job(path, examples, args.batch)),
     }
     result = {"series": args.series, "points": n, "batch": args.batch,

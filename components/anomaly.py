@@ -7,17 +7,17 @@ DetectAnomalies reads the Examples' splits back into series (`anomaly.records`),
 ladder model on the train split of every series (pooled, each series standardised on its
 own), calibrates each series' threshold on its eval split, scores every point of every split,
 writes the report (per series: scores CSV/Parquet, windows JSON, PNG; summary.json) and exports
-the SavedModel (serving_default: the forecaster; detect: tf.Examples -> score, is_anomaly) with
-warmup requests for both signatures. It blesses the model when every forecast is finite and
+the SavedModel (serving_default: recent raw values -> forecast, score, is_anomaly; detect: the
+same from tf.Examples) with warmup requests for both signatures. It blesses the model when every forecast is finite and
 no series alarms on more than `max_alarm_fraction` of its eval and test points.
 """
 
 import json
 import os
-import shutil
 
 from tfx import v1 as tfx
 
+from cuttingedge.components import fileio
 from cuttingedge.components.artifacts import Report
 
 standard = tfx.types.standard_artifacts
@@ -38,9 +38,14 @@ def _warmup(path: str, detector, series_list) -> None:
     from cuttingedge.components.serving.request import predict_request
     from cuttingedge.components.serving.warmup import warmup_path
 
+    from cuttingedge.trainers.anomaly.detector import span_of
+
     first = series_list[0]
-    windows = np.zeros([2, detector.config.window], np.float32)
-    requests = [("serving_default", {"windows": windows}),
+    width = span_of(detector.config) + 1
+    values = np.nan_to_num(np.asarray(first.values, np.float32))
+    rows = np.stack([values[i:i + width] for i in range(2)]) if len(values) > width \
+        else np.zeros([2, width], np.float32)
+    requests = [("serving_default", {"values": rows, "series": [first.name.encode()] * 2}),
                 ("detect", {"examples": list(first.examples)})]
     target = warmup_path(path)
     tf.io.gfile.makedirs(os.path.dirname(target))
@@ -82,8 +87,8 @@ def DetectAnomalies(
     model: OutputArtifact[standard.Model],
     blessing: OutputArtifact[standard.ModelBlessing],
     report: OutputArtifact[Report],
-    step: Parameter[str] = "learned_scale",
-    window: Parameter[int] = 96,
+    step: Parameter[str] = "bayesian_learned_scale",
+    window: Parameter[int] = 100,
     horizon: Parameter[int] = 1,
     epochs: Parameter[int] = 40,
     false_alarm_rate: Parameter[float] = 1e-4,
@@ -107,37 +112,35 @@ def DetectAnomalies(
     values = {name: item.values for name, item in found.items()}
     splits = {name: (item.split_sizes.get("train", 0), item.split_sizes.get("eval", 0))
               for name, item in found.items()}
-    hyperparameters = None
-    if tune_trials > 0:
-        from cuttingedge.trainers.anomaly import detector as detector_lib
-        from cuttingedge.trainers.anomaly.search import search_hyperparameters
+    with fileio.staged(report.uri) as report_local, fileio.staged(model.uri) as model_local:
+        hyperparameters = None
+        if tune_trials > 0:
+            from cuttingedge.trainers.anomaly import detector as detector_lib
+            from cuttingedge.trainers.anomaly.search import search_hyperparameters
 
-        data = detector_lib.prepare(values, config, splits)
-        hyperparameters = search_hyperparameters(values, config, tune_trials,
-                                                 os.path.join(report.uri, "tuning"), data=data)
-        with open(os.path.join(model.uri, "best_hyperparameters.json"), "w") as handle:
-            json.dump(hyperparameters.get_config(), handle)
-    detector = fit_detector(values, config, hyperparameters, splits)
-    summary = {name: _report_one(report.uri, item, detector, config)
-               for name, item in found.items()}
-    serving = export_detector(detector, os.path.join(model.uri, SERVING_DIR),
-                              value_column=value_column)
-    _warmup(serving, detector, list(found.values()))
-    worst = max(s["exceed_fraction_after_eval"] for s in summary.values())
-    blessed = all(s["finite"] for s in summary.values()) and worst <= max_alarm_fraction
-    reason = (f"finite forecasts: {all(s['finite'] for s in summary.values())}; largest "
-              f"exceed fraction after eval {worst:.4f} (limit {max_alarm_fraction})")
+            data = detector_lib.prepare(values, config, splits)
+            hyperparameters = search_hyperparameters(
+                values, config, tune_trials, os.path.join(report_local, "tuning"), data=data)
+            with open(os.path.join(model_local, "best_hyperparameters.json"), "w") as handle:
+                json.dump(hyperparameters.get_config(), handle)
+        detector = fit_detector(values, config, hyperparameters, splits)
+        summary = {name: _report_one(report_local, item, detector, config)
+                   for name, item in found.items()}
+        serving = export_detector(detector, os.path.join(model_local, SERVING_DIR),
+                                  value_column=value_column)
+        _warmup(serving, detector, list(found.values()))
+        worst = max(s["exceed_fraction_after_eval"] for s in summary.values())
+        finite = all(s["finite"] for s in summary.values())
+        blessed = finite and worst <= max_alarm_fraction
+        reason = (f"finite forecasts: {finite}; largest exceed fraction after eval "
+                  f"{worst:.4f} (limit {max_alarm_fraction})")
+        with open(os.path.join(report_local, "summary.json"), "w") as handle:
+            json.dump({"blessed": blessed, "reason": reason, "step": detector.model.name,
+                       "series": summary, "history": detector.history}, handle, indent=1,
+                      default=float)
     blessing.set_int_custom_property("blessed", int(blessed))
     blessing.set_string_custom_property("reason", reason)
-    with open(os.path.join(report.uri, "summary.json"), "w") as handle:
-        json.dump({"blessed": blessed, "reason": reason, "step": detector.model.name,
-                   "series": summary, "history": detector.history}, handle, indent=1,
-                  default=float)
     print(f"[anomaly] {'BLESSED' if blessed else 'NOT blessed'}: {reason}; alarms "
           f"{ {n: s['alarms'] for n, s in summary.items()} }")
     if report_dir:
-        os.makedirs(report_dir, exist_ok=True)
-        for name in os.listdir(report.uri):
-            source = os.path.join(report.uri, name)
-            if os.path.isfile(source):
-                shutil.copy(source, os.path.join(report_dir, name))
+        fileio.copy_files(report.uri, report_dir)

@@ -11,11 +11,11 @@ JSON file of `HyperParameters.get_config()`, so the stock Trainer reads it.
 
 import json
 import os
-import shutil
 import time
 
 from tfx import v1 as tfx
 
+from cuttingedge.components import fileio
 from cuttingedge.components.artifacts import Report
 
 standard = tfx.types.standard_artifacts
@@ -25,9 +25,9 @@ Parameter = tfx.dsl.components.Parameter
 
 
 def _train_files(examples) -> list:
-    import glob
+    import tensorflow as tf
 
-    files = sorted(glob.glob(os.path.join(examples.uri, "Split-train", "*")))
+    files = sorted(tf.io.gfile.glob(fileio.join(examples.uri, "Split-train", "*")))
     if not files:
         raise FileNotFoundError(f"No training images under {examples.uri}.")
     return files
@@ -71,19 +71,21 @@ def TuneLogos(
     data = trainer.prepare(_train_files(examples), options)
     hypermodel = model_lib.LogoHyperModel(options.image_size, len(data.kit.brands),
                                           tuple(a.strip() for a in architectures.split(",")))
-    records = live_dir or tuning.uri
     extra = {"max_epochs": options.epochs} if algorithm == "hyperband" else {}
-    tuner = make_tuner(algorithm, hypermodel, objective=objective,
-                       directory=os.path.join(tuning.uri, "keras_tuner"), project_name="logos",
-                       budget=budget, seed=options.seed, out_dir=records, **extra)
     epochs = {} if algorithm == "hyperband" else {"epochs": options.epochs}
-    result = search(tuner, verbose=0, **trainer.fit_kwargs(data, options), **epochs)
-    if result.best_hyperparameters is None:
-        raise RuntimeError(f"No trial completed ({result.stop_reason}); see {records}.")
-    with open(os.path.join(best_hyperparameters.uri, "best_hyperparameters.txt"), "w") as f:
-        json.dump(result.best_hyperparameters.get_config(), f)
+    with fileio.staged(tuning.uri) as tuning_dir:
+        records = live_dir or tuning_dir
+        tuner = make_tuner(algorithm, hypermodel, objective=objective,
+                           directory=os.path.join(tuning_dir, "keras_tuner"),
+                           project_name="logos", budget=budget, seed=options.seed,
+                           out_dir=records, **extra)
+        result = search(tuner, verbose=0, **trainer.fit_kwargs(data, options), **epochs)
+        if result.best_hyperparameters is None:
+            raise RuntimeError(f"No trial completed ({result.stop_reason}); see {records}.")
+    fileio.write_json(fileio.join(best_hyperparameters.uri, "best_hyperparameters.txt"),
+                      result.best_hyperparameters.get_config(), indent=None)
     if live_dir:
-        shutil.copytree(live_dir, tuning.uri, dirs_exist_ok=True)
+        fileio.copy_tree(live_dir, tuning.uri)
     tuning.set_string_custom_property("stop_reason", str(result.stop_reason))
     tuning.set_float_custom_property("best_score", float(result.best_score))
     print(f"[tuning] best {objective} {result.best_score:.4f} after {len(result.trials)} "
@@ -108,7 +110,7 @@ def TrainLogoBaseline(
     baseline = model_lib.resnet_baseline(options.image_size, len(data.kit.brands))
     history = trainer.fit(baseline, data, options)
     trainer.save_model(baseline, data.kit.brands, options,
-                       os.path.join(model.uri, "Format-Serving"), history)
+                       fileio.join(model.uri, "Format-Serving"), history)
 
 
 def _latency_ms(serving_dir: str, image: bytes, calls: int = 30) -> float:
@@ -154,14 +156,14 @@ def EvaluateLogos(
     Image.fromarray((images[0] * 255).astype(np.uint8)).save(sample, format="PNG")
     figures = {}
     for name, artifact in (("tuned", model), ("baseline", baseline)):
-        net = keras.models.load_model(os.path.join(artifact.uri, "model.keras"))
+        net = keras.models.load_model(fileio.join(artifact.uri, "model.keras"))
         probabilities = net.predict(images, batch_size=256, verbose=0)
         ranked = np.argsort(-probabilities, axis=1)
         figures[name] = {
             "heldout_top1": float(np.mean(ranked[:, 0] == labels)),
             "heldout_top5": float(np.mean(np.any(ranked[:, :5] == labels[:, None], axis=1))),
             "parameters": int(net.count_params()),
-            "latency_ms_batch1": _latency_ms(os.path.join(artifact.uri, "Format-Serving"),
+            "latency_ms_batch1": _latency_ms(fileio.join(artifact.uri, "Format-Serving"),
                                              sample.getvalue()),
         }
     blessed = figures["tuned"]["heldout_top1"] > figures["baseline"]["heldout_top1"]
@@ -171,16 +173,15 @@ def EvaluateLogos(
     blessing.set_string_custom_property("reason", reason)
     summary = {"blessed": blessed, "reason": reason, "models": figures,
                "heldout_renders": int(len(labels)), "brands": len(brand_kit.brands)}
-    with open(os.path.join(evaluation.uri, "evaluation.json"), "w") as handle:
-        json.dump(summary, handle, indent=1)
-    report.save_grid(images[:64], os.path.join(evaluation.uri, "heldout_samples.png"))
     train_images, _ = trainer.render_pool(
         brand_kit, kit_lib.load_backgrounds(options.train_backgrounds), options.seed,
         options.augment, 64)
-    report.save_grid(train_images, os.path.join(evaluation.uri, "augmented_samples.png"))
-    report.plot_comparison(figures, os.path.join(evaluation.uri, "evaluation.png"))
+    with fileio.staged(evaluation.uri) as folder:
+        with open(os.path.join(folder, "evaluation.json"), "w") as handle:
+            json.dump(summary, handle, indent=1)
+        report.save_grid(images[:64], os.path.join(folder, "heldout_samples.png"))
+        report.save_grid(train_images, os.path.join(folder, "augmented_samples.png"))
+        report.plot_comparison(figures, os.path.join(folder, "evaluation.png"))
     print(f"[logos] {'BLESSED' if blessed else 'NOT blessed'}: {reason}")
     if report_dir:
-        os.makedirs(report_dir, exist_ok=True)
-        for name in os.listdir(evaluation.uri):
-            shutil.copy(os.path.join(evaluation.uri, name), os.path.join(report_dir, name))
+        fileio.copy_files(evaluation.uri, report_dir)

@@ -8,12 +8,11 @@ EvaluateRankers blesses the candidate only when it beats LambdaMART and the curr
 model (called through its serving signature) on eval NDCG@10.
 """
 
-import json
 import os
-import shutil
 
 from tfx import v1 as tfx
 
+from cuttingedge.components import fileio
 from cuttingedge.components.artifacts import Report
 
 standard = tfx.types.standard_artifacts
@@ -23,7 +22,7 @@ Parameter = tfx.dsl.components.Parameter
 
 
 def _schema_path(schema) -> str:
-    return os.path.join(schema.uri, "schema.pbtxt")
+    return fileio.join(schema.uri, "schema.pbtxt")
 
 
 def _lists(examples_uri, split, feature_names):
@@ -57,9 +56,10 @@ def TrainLambdaMart(
     booster = train_lambdamart(flat.features, flat.labels, flat.group_sizes, config,
                                eval_set=(flat_eval.features, flat_eval.labels,
                                          flat_eval.group_sizes))
-    booster.save_model(os.path.join(model.uri, "booster.txt"))
-    with open(os.path.join(model.uri, "features.json"), "w") as handle:
-        json.dump({"feature_names": names, "best_iteration": booster.best_iteration}, handle)
+    fileio.write_text(fileio.join(model.uri, "booster.txt"), booster.model_to_string())
+    fileio.write_json(fileio.join(model.uri, "features.json"),
+                      {"feature_names": names, "best_iteration": booster.best_iteration},
+                      indent=None)
 
 
 @tfx.dsl.components.component
@@ -84,9 +84,9 @@ def EvaluateRankers(
     from cuttingedge.trainers.ranking.trainer import TEXT
 
     names = data.feature_names_from_schema(_schema_path(schema))
-    scorer = keras.models.load_model(os.path.join(neural.uri, "scorer.keras"))
-    forest = compile_booster(lightgbm.Booster(model_file=os.path.join(lambdamart.uri,
-                                                                      "booster.txt")))
+    scorer = keras.models.load_model(fileio.join(neural.uri, "scorer.keras"))
+    forest = compile_booster(lightgbm.Booster(model_str=fileio.read_text(
+        fileio.join(lambdamart.uri, "booster.txt"))))
     scores = {}
     for split in ("eval", "test"):
         lists = _lists(examples.uri, split, names)
@@ -107,7 +107,7 @@ def EvaluateRankers(
                  for name, s in (("neural", neural_test), ("lambdamart", trees_test),
                                  ("ensemble", blended_test))}
     candidate = "ensemble" if weight > 0 else "neural"
-    serving_path = os.path.join(model.uri, "Format-Serving")
+    serving_path = fileio.join(model.uri, "Format-Serving")
     serving.export(serving.RankingServer(scorer, names, TEXT, forest if weight > 0 else None,
                                          weight), serving_path)
     from cuttingedge.components.serving.warmup import write_warmup_requests
@@ -128,12 +128,10 @@ def EvaluateRankers(
                      ", ".join(f"{k} {v:.4f}" for k, v in rivals.items()))
     blessing.set_int_custom_property("blessed", int(result.blessed))
     blessing.set_string_custom_property("reason", result.reason)
-    with open(os.path.join(evaluation.uri, "evaluation.json"), "w") as handle:
-        handle.write(result.to_json())
-    evaluate.plot_comparison(test, os.path.join(evaluation.uri, "evaluation.png"),
-                             f"Ranking on the test split (blend weight {weight:g})")
+    fileio.write_text(fileio.join(evaluation.uri, "evaluation.json"), result.to_json())
+    with fileio.staged(evaluation.uri) as folder:
+        evaluate.plot_comparison(test, os.path.join(folder, "evaluation.png"),
+                                 f"Ranking on the test split (blend weight {weight:g})")
     print(f"[ranking] {'BLESSED' if result.blessed else 'NOT blessed'}: {result.reason}")
     if report_dir:
-        os.makedirs(report_dir, exist_ok=True)
-        for name in ("evaluation.json", "evaluation.png"):
-            shutil.copy(os.path.join(evaluation.uri, name), os.path.join(report_dir, name))
+        fileio.copy_files(evaluation.uri, report_dir, ["evaluation.json", "evaluation.png"])

@@ -4,14 +4,12 @@
 """
 
 
-import json
-import os
 
 from tfx import v1 as tfx
 from tfx.types import artifact_utils
 
 from cuttingedge import schemas
-from cuttingedge.components import contract
+from cuttingedge.components import contract, fileio
 from cuttingedge.components.artifacts import Report
 
 standard = tfx.types.standard_artifacts
@@ -32,10 +30,10 @@ def CuratedSchemaGen(
     as inferred from the training split's statistics."""
     import tensorflow_data_validation as tfdv
 
-    stats_path = os.path.join(statistics.uri, f"Split-{train_split}", "FeatureStats.pb")
+    stats_path = fileio.join(statistics.uri, f"Split-{train_split}", "FeatureStats.pb")
     inferred = tfdv.infer_schema(tfdv.load_stats_binary(stats_path))
     seeded = contract.seed_schema(schemas.load(kind), inferred, bool(infer_unlisted))
-    tfdv.write_schema_text(seeded, os.path.join(schema.uri, "schema.pbtxt"))
+    tfdv.write_schema_text(seeded, fileio.join(schema.uri, "schema.pbtxt"))
 
 
 @tfx.dsl.components.component
@@ -46,5 +44,5 @@ def DataContractGate(
     """Fails the run, naming each feature and the constraint it broke, on any anomaly."""
     splits = artifact_utils.decode_split_names(anomalies.split_names)
     contract.check_anomalies(anomalies.uri, splits)
-    with open(os.path.join(report.uri, "validation.json"), "w") as handle:
-        json.dump({"splits_checked": splits, "anomalies": 0}, handle)
+    fileio.write_json(fileio.join(report.uri, "validation.json"),
+                      {"splits_checked": splits, "anomalies": 0}, indent=None)

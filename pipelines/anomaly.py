@@ -56,13 +56,13 @@ class AnomalyConfig:
 
     input_pattern: str = ""
     layout: RunLayout = RunLayout()
-    window: int = 96
+    window: int = 100
     horizon: int = 1
-    step: str = "learned_scale"
+    step: str = "bayesian_learned_scale"
     tune_trials: int = 0
     epochs: int = 40
     train_fraction: float = 0.15
-    validation_fraction: float = 0.25
+    validation_fraction: float = 0.5
     false_alarm_rate: float = 1e-4
     max_alarm_fraction: float = 0.05
     beam_args: tuple[str, ...] = ("--direct_running_mode=in_memory",)

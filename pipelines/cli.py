@@ -260,8 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
         "serve-client", help="send Predict requests to a running TensorFlow Serving",
         description="Send a Predict request to TensorFlow Serving over gRPC or REST. Inputs "
                     "are files: --image for the logos model (image_bytes), --elwc for the "
-                    "ranking model (serialised ExampleListWithContext), or --values for the "
-                    "anomaly model (comma-separated window).",
+                    "ranking model (serialised ExampleListWithContext), or --values (and "
+                    "--series) for the anomaly model: window + horizon recent values, oldest "
+                    "first; the last one is scored.",
         epilog="Serve a pushed model with the stock container, e.g.\n"
                "  docker run -p 8500:8500 -p 8501:8501 -v $PWD/runs/serving/logos:"
                "/models/logos -e MODEL_NAME=logos tensorflow/serving",
@@ -274,7 +275,12 @@ def build_parser() -> argparse.ArgumentParser:
     inputs.add_argument("--image", nargs="+", metavar="FILE", help="image files (logos)")
     inputs.add_argument("--elwc", nargs="+", metavar="FILE",
                         help="files of serialised ExampleListWithContext (ranking)")
-    inputs.add_argument("--values", metavar="V1,V2,...", help="one window of values (anomaly)")
+    inputs.add_argument("--values", metavar="V1,V2,...",
+                        help="recent values of one series, oldest first (anomaly); write "
+                             "--values=-1.5,2,... when the first is negative")
+    client.add_argument("--series", default="", metavar="NAME",
+                        help="with --values: the series the values come from (needed when "
+                             "the model knows several; default: its only one)")
     client.set_defaults(handler=_serve_client)
 
     score = commands.add_parser(
@@ -533,7 +539,7 @@ def _serve_client(args, extra) -> int:
         except ValueError:
             raise UsageError(f"--values must be comma-separated numbers. Received: "
                              f"{args.values!r}") from None
-        inputs = {"windows": np.array([window], np.float32)}
+        inputs = {"values": np.array([window], np.float32), "series": [args.series.encode()]}
     if args.target.startswith(("http://", "https://")):
         outputs = client.predict_rest(args.target, args.model, inputs, signature=args.signature)
     else:

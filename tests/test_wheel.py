@@ -47,3 +47,15 @@ def test_tests_import_the_installed_package_not_the_source_tree(repo):
 def test_console_script_is_installed():
     bin_dir = pathlib.Path(sys.executable).parent
     assert (bin_dir / "cuttingedge").exists()
+
+
+def test_the_environment_is_consistent_and_tensorboard_serves():
+    """`pip check` passes, and TensorBoard's server imports (it needs pkg_resources, which
+    setuptools 81+ no longer ships: the Makefile keeps setuptools below 81)."""
+    checked = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True,
+                             text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    board = subprocess.run([sys.executable, "-c", "import tensorboard.program, "
+                            "tensorboard.main; print('ok')"], capture_output=True, text=True,
+                           timeout=300)
+    assert board.stdout.strip().endswith("ok"), board.stderr[-2000:]

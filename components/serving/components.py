@@ -10,10 +10,10 @@ marker files and custom properties (`blessed`; `pushed`, `pushed_destination`,
 """
 
 import os
-import shutil
 
 from tfx import v1 as tfx
 
+from cuttingedge.components import fileio
 from cuttingedge.components.serving import infra_validation, push
 
 standard = tfx.types.standard_artifacts
@@ -26,7 +26,7 @@ BLESSED_FILE, NOT_BLESSED_FILE = "INFRA_BLESSED", "INFRA_NOT_BLESSED"
 
 
 def _serving_path(model) -> str:
-    return os.path.join(model.uri, SERVING_DIR)
+    return fileio.join(model.uri, SERVING_DIR)
 
 
 @tfx.dsl.components.component
@@ -39,10 +39,8 @@ def InfraValidate(
     the model (blessed=1, INFRA_BLESSED) or not (blessed=0, INFRA_NOT_BLESSED, and `reason`).
     Never raises on a bad model: the push is skipped instead, as with the stock InfraValidator."""
     result = infra_validation.validate_in_fresh_process(_serving_path(model), timeout_s)
-    os.makedirs(blessing.uri, exist_ok=True)
     marker = BLESSED_FILE if result.ok else NOT_BLESSED_FILE
-    with open(os.path.join(blessing.uri, marker), "w"):
-        pass
+    fileio.write_text(fileio.join(blessing.uri, marker), "")
     blessing.set_int_custom_property("blessed", int(result.ok))
     blessing.set_string_custom_property("reason", result.reason)
     print(f"[serving] infra validation {'passed' if result.ok else 'FAILED'} "
@@ -72,8 +70,8 @@ def PushAtomically(
     source = _serving_path(model)
     with push.serving_lock(serving_base, timeout_s=lock_timeout_s):
         destination = push.push_atomically(source, serving_base)
-    shutil.copytree(source, pushed_model.uri, dirs_exist_ok=True)
+    fileio.copy_tree(source, pushed_model.uri)
     pushed_model.set_int_custom_property("pushed", 1)
     pushed_model.set_string_custom_property("pushed_destination", destination)
-    pushed_model.set_string_custom_property("pushed_version", os.path.basename(destination))
+    pushed_model.set_string_custom_property("pushed_version", fileio.basename(destination))
     print(f"[serving] pushed {destination}")

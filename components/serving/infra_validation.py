@@ -27,6 +27,8 @@ import time
 
 import numpy as np
 
+from cuttingedge.components import fileio
+
 TAIL_CHARS = 2000
 _RESULT_PREFIX = "INFRA_VALIDATION_RESULT "
 _CHILD = ("import sys; from cuttingedge.components.serving.infra_validation import _child_main; "
@@ -136,7 +138,7 @@ def _child_main(saved_model_dir: str) -> int:
 
 
 def _has_saved_model(path: str) -> bool:
-    return any(os.path.isfile(os.path.join(path, name))
+    return any(fileio.exists(fileio.join(path, name))
                for name in ("saved_model.pb", "saved_model.pbtxt"))
 
 
@@ -172,7 +174,8 @@ def validate_in_fresh_process(saved_model_dir, timeout_s: float = 300) -> Valida
     """
     if not timeout_s > 0:
         raise ValueError(f"timeout_s must be > 0 seconds. Received: timeout_s={timeout_s!r}.")
-    path = os.path.abspath(os.fspath(saved_model_dir))
+    path = os.fspath(saved_model_dir)
+    path = path if fileio.is_remote(path) else os.path.abspath(path)
     if not _has_saved_model(path):
         return ValidationResult(False, f"No SavedModel at {os.fspath(saved_model_dir)} "
                                        f"(saved_model.pb or saved_model.pbtxt missing).")

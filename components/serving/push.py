@@ -7,8 +7,13 @@ TF Serving ignores non-numeric names, so neither a temporary folder nor the `.lo
 mistaken for a version. Versions are immutable; earlier ones are kept for rollback.
 
 Several writers (concurrent pipeline runs) push under `serving_lock`, an flock on
-`<serving_base>/.lock`, so two pushes never pick the same version. Local POSIX file systems
-only (rename and flock are not atomic on object stores such as GCS).
+`<serving_base>/.lock`, so two pushes never pick the same version.
+
+Object stores (`gs://`, `s3://`) have neither rename of folders nor flock. There the model is
+copied straight into its version folder with `saved_model.pb` written last, so TF Serving,
+which loads a version only once saved_model.pb exists, never loads a partial copy; and
+`serving_lock` cannot lock: keep one writer per model (one scheduled pipeline), which the
+pipeline's own run lock on its metadata store gives.
 
 Example:
     >>> import os, tempfile
@@ -33,7 +38,12 @@ import shutil
 import time
 from collections.abc import Iterator
 
+import tensorflow as tf
+
+from cuttingedge.components import fileio
+
 LOCK_FILE = ".lock"
+SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 _POLL_S = 0.05
 
 
@@ -44,10 +54,11 @@ class ServingLockTimeout(TimeoutError):
 def versions(serving_base) -> list[int]:
     """The version numbers under `serving_base`, oldest first (temporary folders excluded)."""
     base = os.fspath(serving_base)
-    if not os.path.isdir(base):
+    if not fileio.isdir(base):
         return []
-    return sorted(int(name) for name in os.listdir(base)
-                  if name.isdigit() and os.path.isdir(os.path.join(base, name)))
+    names = [name.rstrip("/") for name in tf.io.gfile.listdir(base)]
+    return sorted(int(name) for name in names
+                  if name.isdigit() and fileio.isdir(fileio.join(base, name)))
 
 
 def _check_version(version) -> int:
@@ -92,19 +103,21 @@ def push_atomically(model_dir, serving_base, version: int | None = None) -> str:
         OSError: the copy failed; no version folder was created and the temporary one is gone.
     """
     source, base = os.fspath(model_dir), os.fspath(serving_base)
-    if not any(os.path.isfile(os.path.join(source, name))
-               for name in ("saved_model.pb", "saved_model.pbtxt")):
+    if not any(fileio.exists(fileio.join(source, name)) for name in SAVED_MODEL_FILES):
         raise ValueError(f"{source} is not a SavedModel: saved_model.pb is missing. Expected the "
                          f"SavedModel folder itself (e.g. <model artifact>/Format-Serving).")
-    os.makedirs(base, exist_ok=True)
+    fileio.makedirs(base)
     existing = versions(base)
     if version is None:
         version = max([int(time.time())] + [v + 1 for v in existing[-1:]])
-    final = os.path.join(base, str(_check_version(version)))
-    if os.path.exists(final):
+    final = fileio.join(base, str(_check_version(version)))
+    if fileio.exists(final):
         raise FileExistsError(f"Version {version} already exists at {final}; versions are never "
                               f"overwritten. Push with another version, or version=None for "
                               f"the next free one.")
+    if fileio.is_remote(base) or fileio.is_remote(source):
+        fileio.copy_tree(source, final, last=SAVED_MODEL_FILES)
+        return final
     temporary = os.path.join(base, f".tmp-{version}-{os.getpid()}")
     shutil.rmtree(temporary, ignore_errors=True)  # left by a killed process with our pid
     try:
@@ -138,6 +151,9 @@ def serving_lock(serving_base, timeout_s: float = 600) -> Iterator[str]:
         ServingLockTimeout: another run still held the lock after `timeout_s` seconds.
     """
     base = os.fspath(serving_base)
+    if fileio.is_remote(base):  # object stores cannot lock (module docstring)
+        yield base
+        return
     os.makedirs(base, exist_ok=True)
     path = os.path.join(base, LOCK_FILE)
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)

@@ -43,7 +43,7 @@ def test_every_input_row_gets_one_output_row_in_input_order(odd_file, tmp_path):
     assert summary.rows == 500 and summary.notes.bad_timestamps == 1
     # Row 300 repeats row 299; row 400 repeats row 350 and steps back.
     assert (summary.notes.duplicate_timestamps, summary.notes.backward_timestamps) == (2, 1)
-    assert "500 rows scored with learned_scale" in summary.line()
+    assert "500 rows scored with bayesian_learned_scale" in summary.line()  # the default
 
 
 def test_extra_columns_and_report(odd_file, tmp_path):

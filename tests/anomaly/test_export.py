@@ -19,8 +19,8 @@ loaded = tf.saved_model.load(path)
 print("SIGNATURES", sorted(loaded.signatures.keys()))
 out = loaded.signatures["detect"](examples=tf.constant([bytes.fromhex(e) for e in examples]))
 print("DETECT", json.dumps({k: v.numpy().tolist() for k, v in out.items()}))
-windows = tf.zeros([3, int(sys.argv[3])])
-out = loaded.signatures["serving_default"](windows=windows)
+values = tf.constant(json.loads(sys.argv[3]), tf.float32)
+out = loaded.signatures["serving_default"](values=values, series=tf.constant(["series"] * 3))
 print("DEFAULT", json.dumps({k: v.numpy().tolist() for k, v in out.items()}))
 """
 
@@ -35,8 +35,10 @@ def test_saved_model_answers_in_a_fresh_process(fitted, spiky, exported, spike_a
     padded = windows_of(spiky, window)
     rows = [spike_at - 5, spike_at]
     examples = [example_of(padded[i], spiky[i], "series").hex() for i in rows]
+    recent = [spiky[i - window:i + 1].tolist() for i in rows]
+    recent.append(recent[1][:-1] + [float("nan")])  # a missing last value is never an alarm
     done = subprocess.run([sys.executable, "-c", FRESH, exported, json.dumps(examples),
-                           str(window)], capture_output=True, text=True, timeout=180)
+                           json.dumps(recent)], capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
     lines = {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in done.stdout.splitlines()
              if line.split(" ", 1)[0] in ("SIGNATURES", "DETECT", "DEFAULT")}
@@ -47,8 +49,37 @@ def test_saved_model_answers_in_a_fresh_process(fitted, spiky, exported, spike_a
     np.testing.assert_allclose(detect["stddev"], scored.stddev[rows], rtol=1e-4)
     np.testing.assert_allclose(detect["score"], scored.point_score[rows], rtol=1e-3, atol=1e-3)
     assert detect["is_anomaly"] == [False, True]
-    default = json.loads(lines["DEFAULT"])
-    assert set(default) == {"mean", "stddev", "aleatoric_stddev", "epistemic_stddev"}
+    default = json.loads(lines["DEFAULT"].replace("NaN", "null"))
+    assert set(default) == {"mean", "stddev", "aleatoric_stddev", "epistemic_stddev", "score",
+                            "is_anomaly"}
+    for name in ("mean", "stddev", "score"):  # raw recent values give what detect gives
+        np.testing.assert_allclose(default[name][:2], detect[name], rtol=1e-4, atol=1e-4)
+    assert default["is_anomaly"] == [False, True, False]
+
+
+def test_serve_client_scores_recent_values_over_grpc(fitted, spiky, exported, spike_at, capsys):
+    from cuttingedge.components.serving.testing import serve_test_server
+    from cuttingedge.pipelines.cli import main
+
+    server = serve_test_server(exported, "anomaly", version=1)
+    try:
+        window = fitted.config.window
+        values = ",".join(f"{v:.6f}" for v in spiky[spike_at - window:spike_at + 1])
+        code = main(["serve-client", "--target", f"127.0.0.1:{server.grpc_port}",
+                     "--model", "anomaly", f"--values={values}", "--series", "series"])
+    finally:
+        server.stop()
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert "is_anomaly: [ True]" in printed and "score:" in printed
+
+
+def test_serving_default_refuses_a_row_of_the_wrong_length(exported):
+    import tensorflow as tf
+
+    serve = tf.saved_model.load(exported).signatures["serving_default"]
+    with pytest.raises((ValueError, TypeError, tf.errors.InvalidArgumentError)):
+        serve(values=tf.zeros([1, 3]), series=tf.constant(["series"]))
 
 
 def test_constants_are_written_beside_the_model(fitted, exported):

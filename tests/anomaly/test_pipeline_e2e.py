@@ -64,7 +64,8 @@ def test_report_has_one_scored_row_per_point_and_the_other_files(anomaly_run):
 FRESH = r"""
 import sys, tensorflow as tf
 serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
-print("STDDEV", serve(windows=tf.zeros([2, 32]))["stddev"].numpy().tolist())
+out = serve(values=tf.zeros([2, 33]), series=tf.constant(["machine.csv"] * 2))
+print("STDDEV", out["stddev"].numpy().tolist(), "ALARM", out["is_anomaly"].numpy().tolist())
 """
 
 

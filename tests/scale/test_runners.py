@@ -28,8 +28,9 @@ by its own strict xfail test below so that a Beam upgrade that fixes it shows up
   * apply_dofn_to_bundle collects a bundle's outputs before calling finish_bundle, so what a
     DoFn emits there is lost; Beam's file sinks (WriteToText, WriteToTFRecord with the default
     num_shards=0) report their written files from finish_bundle: nothing is finalised.
-With exactly these three patched in a test-only subclass (_patched_dask_runner below, no change
-to the project's code), the unchanged ingestion gives identical outputs on the same cluster.
+With exactly these three fixed (`cuttingedge.pipelines.dask_runner.DaskRunner`, chosen by
+`--runner=` like any runner; no change to the transforms), the unchanged generator and ingestion
+give identical outputs on the same cluster.
 A fourth defect costs time, not correctness: side inputs are evaluated by computing their bag
 again inside the consuming task (DaskBagWindowedIterator), so upstream work is repeated and each
 file sink initialises extra temporary folders (beam-temp-*) that are left behind.
@@ -300,107 +301,24 @@ def test_dask_keeps_finish_bundle_outputs(work, dask_address):
     assert sorted(lines, key=int) == [str(n) for n in range(10)]
 
 
-# ---------------------------------------------------------------- Dask with its defects patched
+# ---------------------------------------------------------------- the project's fixed DaskRunner
 
 
-def _tagged_pardo_bag(op, input_bag, side_inputs):
-    """The DaskRunner's ParDo translation, with _apply_dofn_keeping_tags as the bundle step."""
-    from apache_beam.runners.common import DoFnContext, DoFnSignature, _OutputHandler
-    from apache_beam.runners.dask import transform_evaluator as te
-
-    # nested, so that Dask pickles it by value: the workers cannot import this test module
-    def _apply_dofn_keeping_tags(items, invoker_args, invoker_kwargs, receivers):
-        """Like transform_evaluator.apply_dofn_to_bundle, but keeps finish_bundle's outputs and
-        each output's tag: returns (tag, value) pairs, tag None for the main output."""
-        from apache_beam.runners.common import DoFnInvoker
-
-        invoker = DoFnInvoker.create_invoker(*invoker_args, **invoker_kwargs)
-        del receivers.values[:]
-        invoker.invoke_setup()
-        invoker.invoke_start_bundle()
-        for item in items:
-            invoker.invoke_process(item)
-        invoker.invoke_finish_bundle()
-        invoker.invoke_teardown()
-        pairs = [(v.tag, v.value) if isinstance(v, beam.pvalue.TaggedOutput) else (None, v.value)
-                 for v in receivers.values]
-        del receivers.values[:]
-        return pairs
-
-    transform = op.transform
-    args, kwargs = transform.raw_side_inputs
-    main_input = next(iter(op.applied.main_inputs.values()))
-    window_fn = getattr(getattr(main_input, "windowing", None), "windowfn", None)
-    receivers = te.OneReceiver()
-    invoker_args = [DoFnSignature(transform.fn), _OutputHandler(
-        window_fn=window_fn, main_receivers=receivers[None], tagged_receivers=receivers,
-        per_element_output_counter=None, output_batch_converter=None,
-        process_yields_batches=False, process_batch_yields_elements=False)]
-    invoker_kwargs = dict(context=DoFnContext(transform.label, state=None),
-                          side_inputs=side_inputs, input_args=list(args), input_kwargs=kwargs,
-                          user_state_context=None,
-                          bundle_finalizer_param=beam.DoFn.BundleFinalizerParam())
-    return input_bag.map(te.get_windowed_value, window_fn).map_partitions(
-        _apply_dofn_keeping_tags, invoker_args, invoker_kwargs, receivers)
+FIXED_DASK_RUNNER = "cuttingedge.pipelines.dask_runner.DaskRunner"
 
 
-def _patched_dask_runner():
-    """DaskRunner with three fixes: bags per output PCollection (ParDo outputs routed by tag),
-    finish_bundle outputs kept, and every unconsumed PCollection computed (all sinks run)."""
-    import dask
-    import dask.distributed as ddist
-    from apache_beam.pipeline import PipelineVisitor
-    from apache_beam.runners.dask import dask_runner as dr
-    from apache_beam.runners.dask import transform_evaluator as te
-    from apache_beam.transforms.sideinputs import SideInputMap
-
-    class Visitor(PipelineVisitor):
-        def __init__(self, bag_kwargs):
-            self.bag_kwargs, self.bags, self.consumed = bag_kwargs, {}, set()
-
-        def visit_transform(self, node):
-            op = te.TRANSLATIONS.get(node.transform.__class__, te.NoOp)(
-                node, bag_kwargs=self.bag_kwargs)
-            inputs = [None if isinstance(value, beam.pvalue.PBegin) else self.bags[value]
-                      for value in node.inputs]
-            self.consumed.update(node.inputs)
-            if len(inputs) == 1 and not isinstance(op, te.Flatten):
-                inputs = inputs[0]
-            side_inputs = [SideInputMap(type(si), si._view_options(), te.DaskBagWindowedIterator(
-                self.bags[si.pvalue], si._window_mapping_fn)) for si in node.side_inputs]
-            self.consumed.update(si.pvalue for si in node.side_inputs)
-            if isinstance(op, te.ParDo):
-                pairs = _tagged_pardo_bag(op, inputs, side_inputs or None)
-                for pcoll in node.outputs.values():
-                    self.bags[pcoll] = pairs.filter(
-                        lambda pair, tag=pcoll.tag: pair[0] == tag).map(lambda pair: pair[1])
-            else:
-                bag = op.apply(input_bag=inputs if node.inputs else None,
-                               side_inputs=side_inputs or None)
-                for pcoll in node.outputs.values():
-                    self.bags[pcoll] = bag
-
-    class PatchedDaskRunner(dr.DaskRunner):
-        def run_pipeline(self, pipeline, options):
-            dask_options = options.view_as(dr.DaskOptions).get_all_options(
-                drop_default=True, current_only=True)
-            bag_kwargs = dr.DaskOptions._extract_bag_kwargs(dask_options)
-            client = ddist.Client(**dask_options)
-            pipeline.replace_all(dr.dask_overrides())
-            visitor = Visitor(bag_kwargs)
-            pipeline.visit(visitor)
-            leaves = [bag for pcoll, bag in visitor.bags.items()
-                      if pcoll not in visitor.consumed and bag is not None]
-            return dr.DaskRunnerResult(client, client.compute(dask.optimize(*leaves)))
-
-    return PatchedDaskRunner()
+def test_fixed_dask_runner_generates_the_same_log(reference, work, dask_address):
+    files = _generate([f"--runner={FIXED_DASK_RUNNER}", f"--dask_client_address={dask_address}"],
+                      str(work / "dask_fixed" / "logs"))
+    _assert_same_tables(files, reference["logs"])
 
 
-def test_patched_dask_ingests_the_same_records(reference, work, dask_address):
-    """The transforms need no change: with the three runner defects patched, Dask matches."""
-    out = work / "dask_patched"
-    pipeline = beam.Pipeline(runner=_patched_dask_runner(), options=PipelineOptions(
-        [f"--dask_client_address={dask_address}"]))
+def test_fixed_dask_runner_ingests_the_same_records(reference, work, dask_address):
+    """The transforms need no change: on the fixed DaskRunner, chosen by --runner, Dask
+    matches the in-process run record for record."""
+    out = work / "dask_fixed"
+    pipeline = beam.Pipeline(options=PipelineOptions(
+        [f"--runner={FIXED_DASK_RUNNER}", f"--dask_client_address={dask_address}"]))
     _ = pipeline | IngestClickLogs(reference["files"], INGEST, str(out / "examples"),
                                    str(out / "dead"))
     _run(pipeline)

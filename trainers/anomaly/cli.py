@@ -1,6 +1,6 @@
 """What `cuttingedge detect --input SERIES.csv --output SCORES.csv` does, as a library function.
 
-    detect_file(input_csv, output_csv, model="learned_scale", train_fraction=0.15)
+    detect_file(input_csv, output_csv, model="bayesian_learned_scale", train_fraction=0.15)
 
 reads a NAB-layout file (`timestamp,value`, see `series` for how odd rows are kept), trains
 the chosen ladder step unsupervised on the first `train_fraction` of the rows, calibrates the
@@ -55,8 +55,8 @@ class DetectSummary:
                 f"{self.seconds:.1f}s -> {self.output_csv}")
 
 
-def detect_file(input_csv, output_csv, model: str = "learned_scale",
-                train_fraction: float = 0.15, window: int = 96,
+def detect_file(input_csv, output_csv, model: str = "bayesian_learned_scale",
+                train_fraction: float = 0.15, window: int = 100,
                 false_alarm_rate: float | None = None, epochs: int | None = None,
                 seed: int = 0, extra_columns: bool = False, parquet: str | None = None,
                 report_dir: str | None = None, **options) -> DetectSummary:

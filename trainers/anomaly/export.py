@@ -1,24 +1,25 @@
 """Export of a fitted detector as a SavedModel with two signatures.
 
-    serving_default(windows float32 [None, window])
-        The forecaster (`probabilistic.moments_fn`, as `export_forecaster` exports it) on
-        *standardised* windows (value - mean) / std of one series: returns [None] "mean",
-        "stddev", "aleatoric_stddev", "epistemic_stddev" in standardised units. The
-        detector's per-window frame (`detector.window_frame`: the window's own mean and
-        floored stddev, or its last value) is applied inside.
+    serving_default(values float32 [None, window + horizon], series string [None])
+        A row of recent raw values of one series, oldest first: the first `window` values
+        forecast the last one, which is scored. `series` names the series whose constants
+        and threshold apply (ignored when the detector knows only one series). Returns
+        [None] "mean", "stddev", "aleatoric_stddev", "epistemic_stddev" (the predictive
+        distribution of the last value, in the series' units), "score" (its tail surprise,
+        see `alarms`) and "is_anomaly" (score > the series' point threshold; never when a
+        value in the row is NaN or infinite).
     detect(examples string [None])
         Serialised tf.Examples as SensorExampleGen writes them with window = window +
         horizon - 1 (features `series`, `<col>_window`, `<col>`, optional `<col>_missing`
-        and `history`); the forecast reads the oldest `window` values. Returns "mean",
-        "stddev", "aleatoric_stddev", "epistemic_stddev" in the series' units, "score" (the
-        point's tail surprise, see `alarms`) and "is_anomaly" (score > the series' point
-        threshold, never for missing values or windows with history < window + horizon - 1). The
-        per-series constants and thresholds are baked into the graph; an unknown series
-        fails with InvalidArgument naming it, unless the detector has only one series.
+        and `history`); the forecast reads the oldest `window` values. Returns the same six
+        outputs; "is_anomaly" is never set for missing values or for records with history
+        < window + horizon - 1.
 
-`assets.extra/detector.json` holds the constants, for clients of serving_default.
-Smoothing and the refractory period need the series' past alarms: they are applied by
-`Detector.score` over a whole series, not per request.
+The per-series constants and thresholds are baked into the graph; an unknown series fails
+with InvalidArgument naming it, unless the detector has only one series.
+`assets.extra/detector.json` holds the constants for reference. Smoothing and the
+refractory period need the series' past alarms: they are applied by `Detector.score` over a
+whole series, not per request.
 
 Example:
     >>> import numpy as np, tempfile, tensorflow as tf
@@ -27,8 +28,10 @@ Example:
     >>> detector = fit_detector(values, DetectorConfig(window=8, train_fraction=0.5, epochs=2))
     >>> path = export_detector(detector, tempfile.mkdtemp())
     >>> serve = tf.saved_model.load(path).signatures["serving_default"]
-    >>> serve(windows=tf.zeros([2, 8]))["stddev"].shape
-    TensorShape([2])
+    >>> out = serve(values=tf.constant([np.sin(np.arange(9) / 5.0)], tf.float32),
+    ...             series=tf.constant([""]))
+    >>> sorted(out)
+    ['aleatoric_stddev', 'epistemic_stddev', 'is_anomaly', 'mean', 'score', 'stddev']
 """
 
 from __future__ import annotations
@@ -69,7 +72,7 @@ def _framed(windows, config):
 
 
 def standardised_fn(detector: Detector, samples: int):
-    """serving_default: standardised windows -> standardised moments (module docstring)."""
+    """The forecaster on standardised windows -> standardised moments."""
     forecast = prob.moments_fn(detector.model, samples)
 
     def serve(windows):
@@ -81,14 +84,52 @@ def standardised_fn(detector: Detector, samples: int):
     return serve
 
 
-def detect_fn(detector: Detector, samples: int, value_column: str = "value"):
-    """detect: serialised tf.Examples -> moments in the series' units, score, is_anomaly."""
+def _series_constants(detector: Detector):
     names = sorted(detector.scales)
     column = lambda field: np.array([getattr(detector.scales[n], field) for n in names],  # noqa
                                     np.float32)
-    means, stds, thresholds = column("mean"), column("std"), column("point_threshold")
-    window, span = detector.config.window, span_of(detector.config)
+    return names, column("mean"), column("std"), column("point_threshold")
+
+
+def scoring_fn(detector: Detector, samples: int):
+    """(past [None, window], point [None], series [None], observed [None]) -> the six outputs.
+
+    The core both signatures share: the series' constants, the forecast in the series'
+    units, the point's score and its alarm (only where `observed`).
+    """
+    names, means, stds, thresholds = _series_constants(detector)
     serve = standardised_fn(detector, samples)
+
+    def score(past, point, series, observed):
+        index = _series_index(series, names)
+        mean, std = tf.gather(means, index), tf.gather(stds, index)
+        moments = serve((past - mean[:, None]) / std[:, None])
+        out = {"mean": moments["mean"] * std + mean,
+               **{k: moments[k] * std for k in OUTPUTS[1:]}}
+        surprise = tail_surprise_tf(point, out["mean"], out["stddev"])
+        alarm = tf.logical_and(surprise > tf.gather(thresholds, index), observed)
+        return {**out, "score": surprise, "is_anomaly": alarm}
+
+    return score
+
+
+def recent_fn(detector: Detector, samples: int):
+    """serving_default: rows of recent raw values (+ series) -> the six outputs."""
+    window = detector.config.window
+    score = scoring_fn(detector, samples)
+
+    def recent(values, series):
+        finite = tf.reduce_all(tf.math.is_finite(values), axis=1)
+        clean = tf.where(tf.math.is_finite(values), values, tf.zeros_like(values))
+        return score(clean[:, :window], clean[:, -1], series, finite)
+
+    return recent
+
+
+def detect_fn(detector: Detector, samples: int, value_column: str = "value"):
+    """detect: serialised tf.Examples -> moments in the series' units, score, is_anomaly."""
+    window, span = detector.config.window, span_of(detector.config)
+    score = scoring_fn(detector, samples)
     spec = {"series": tf.io.FixedLenFeature([], tf.string, default_value=""),
             f"{value_column}_window": tf.io.FixedLenFeature([span], tf.float32),
             value_column: tf.io.FixedLenFeature([], tf.float32),
@@ -97,17 +138,10 @@ def detect_fn(detector: Detector, samples: int, value_column: str = "value"):
 
     def detect(examples):
         features = tf.io.parse_example(examples, spec)
-        index = _series_index(features["series"], names)
-        mean, std = tf.gather(means, index), tf.gather(stds, index)
         past = features[f"{value_column}_window"][:, :window]  # ends `horizon` steps back
-        moments = serve((past - mean[:, None]) / std[:, None])
-        out = {"mean": moments["mean"] * std + mean,
-               **{k: moments[k] * std for k in OUTPUTS[1:]}}
-        score = tail_surprise_tf(features[value_column], out["mean"], out["stddev"])
         observed = tf.logical_and(features[f"{value_column}_missing"] == 0,
                                   features["history"] >= span)
-        alarm = tf.logical_and(score > tf.gather(thresholds, index), observed)
-        return {**out, "score": score, "is_anomaly": alarm}
+        return score(past, features[value_column], features["series"], observed)
 
     return detect
 
@@ -142,12 +176,11 @@ def export_detector(detector: Detector, path, samples: int | None = None,
         value_column: the value column name of the tf.Examples `detect` parses.
     """
     samples = samples or detector.config.samples
-    window = detector.config.window
     archive = keras.export.ExportArchive()
     archive.track(detector.model)
-    archive.add_endpoint("serving_default", standardised_fn(detector, samples),
-                         input_signature=[tf.TensorSpec([None, window], tf.float32,
-                                                        name="windows")])
+    archive.add_endpoint("serving_default", recent_fn(detector, samples), input_signature=[
+        tf.TensorSpec([None, span_of(detector.config) + 1], tf.float32, name="values"),
+        tf.TensorSpec([None], tf.string, name="series")])
     archive.add_endpoint(DETECT_SIGNATURE, detect_fn(detector, samples, value_column),
                          input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     path = os.fspath(path)

@@ -1,0 +1,24 @@
+"""One set of defaults: the pipeline, its component, `detect` and the library agree."""
+
+import inspect
+
+from cuttingedge.trainers.anomaly.detector import DetectorConfig
+
+
+def test_pipeline_component_and_detect_default_to_the_detectors_settings():
+    from cuttingedge.components.anomaly import DetectAnomalies
+    from cuttingedge.pipelines.anomaly import AnomalyConfig
+    from cuttingedge.trainers.anomaly.cli import detect_file
+
+    library = DetectorConfig()
+    pipeline = AnomalyConfig()
+    names = ("step", "window", "horizon", "epochs", "false_alarm_rate", "train_fraction",
+             "validation_fraction")
+    assert {n: getattr(pipeline, n) for n in names} == {n: getattr(library, n) for n in names}
+    component = inspect.signature(DetectAnomalies.test_call).parameters  # the @component body
+    for name in ("step", "window", "horizon", "epochs", "false_alarm_rate"):
+        assert component[name].default == getattr(library, name), name
+    detect = inspect.signature(detect_file).parameters
+    assert (detect["model"].default, detect["window"].default,
+            detect["train_fraction"].default) == (library.step, library.window,
+                                                  library.train_fraction)
