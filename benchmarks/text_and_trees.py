@@ -1,15 +1,18 @@
-"""Text features and ensembling on generated click logs: neural ranker with text vs without,
-vs LambdaMART on the numeric features only, and their blend.
+"""Text features and ensembling on generated click logs: the neural ranker with text features
+vs LambdaMART on the numeric features only, and their blends.
 
 The generator's hidden true relevance depends on query-document token overlap, of which the
 numeric features hold only a noisy view (`bm25`), so text carries signal the trees lack.
 Same generated log, same deterministic split by query hash, same click labels for every model:
 
-  neural_text      the ranker with query/document text (tokens, embeddings, overlap features)
-                   and the position-bias tower (the pipeline's default)
-  neural_numeric   the same ranker with text ignored (`use_text=False`)
-  lambdamart       LightGBM lambdarank on the numeric features, early-stopped on eval
-  ensemble         neural_text blended with lambdamart, weight chosen on eval (one-SE rule)
+  neural_overlap     the ranker on the numeric features plus the text's query-document
+                     token overlap (`use_text=False`: no token embeddings), with the
+                     position-bias tower
+  neural_embeddings  the same plus learned token embeddings of query and document text
+                     (`use_text=True`, the pipeline's default)
+  lambdamart         LightGBM lambdarank on the numeric features, early-stopped on eval
+  ensemble_*         each neural variant blended with lambdamart, weight chosen on eval
+                     (one-SE rule)
 
 Each neural variant trains `--seeds` times; scores are test NDCG@10 against the hidden true
 relevance (what a user wants) and against the clicks (what the log shows), mean over seeds,
@@ -114,26 +117,26 @@ def main(argv=None) -> int:
     test = lists["test"]
     results = {"lambdamart": {**_figures(test, trees["test"], trees["test"]),
                               "train_seconds": trees_seconds}}
-    for variant, use_text in (("neural_text", True), ("neural_numeric", False)):
-        runs = []
+    for variant, use_text in (("neural_overlap", False), ("neural_embeddings", True)):
+        runs, blends = [], []
         for seed in range(args.seeds):
             scores, seconds = _neural(examples, {"eval": lists["eval"], "test": test},
                                       use_text, args.epochs, seed)
             runs.append({**_figures(test, scores["test"], trees["test"]),
                          "train_seconds": seconds})
-            if use_text:
-                weight, _ = evaluate.choose_weight(scores["eval"], trees["eval"], lists["eval"])
-                blended = evaluate.blend(scores["test"], trees["test"], test.mask, weight)
-                results.setdefault("ensemble_runs", []).append(
-                    {**_figures(test, blended, trees["test"]), "weight": weight})
+            weight, _ = evaluate.choose_weight(scores["eval"], trees["eval"], lists["eval"])
+            blended = evaluate.blend(scores["test"], trees["test"], test.mask, weight)
+            blends.append({**_figures(test, blended, trees["test"]), "weight": weight})
         results[f"{variant}_runs"] = runs
-    for variant in ("neural_text", "neural_numeric", "ensemble"):
+        results[f"ensemble_{variant.split('_')[1]}_runs"] = blends
+    variants = ("neural_overlap", "ensemble_overlap", "neural_embeddings", "ensemble_embeddings")
+    for variant in variants:
         runs = results[f"{variant}_runs"]
         results[variant] = {key: float(np.mean([r[key] for r in runs])) for key in runs[0]}
     base = results["lambdamart"]["ndcg_10_true_relevance"]
     results["ratio_to_lambdamart_truth"] = {
         v: results[v]["ndcg_10_true_relevance"] / base
-        for v in ("neural_text", "neural_numeric", "ensemble", "lambdamart")}
+        for v in (*variants, "lambdamart")}
     results["config"] = {"rows": args.rows, "epochs": args.epochs, "seeds": args.seeds,
                          "test_lists": len(test), "seconds": time.monotonic() - started,
                          "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
@@ -141,10 +144,10 @@ def main(argv=None) -> int:
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as handle:
         json.dump(results, handle, indent=1)
-    print(f"{'model':16s} {'NDCG@10 truth':>14s} {'clicks':>8s} {'- LambdaMART (truth)':>22s}")
-    for variant in ("lambdamart", "neural_numeric", "neural_text", "ensemble"):
+    print(f"{'model':20s} {'NDCG@10 truth':>14s} {'clicks':>8s} {'- LambdaMART (truth)':>22s}")
+    for variant in ("lambdamart", *variants):
         r = results[variant]
-        print(f"{variant:16s} {r['ndcg_10_true_relevance']:14.4f} {r['ndcg_10_clicks']:8.4f} "
+        print(f"{variant:20s} {r['ndcg_10_true_relevance']:14.4f} {r['ndcg_10_clicks']:8.4f} "
               f"{r['vs_lambdamart_truth']:+14.4f} ± {r['vs_lambdamart_truth_se']:.4f}")
     print(f"written to {args.out}")
     return 0

@@ -37,29 +37,6 @@ def logos_config(layout: RunLayout, beam_args: tuple[str, ...], budget=None, opt
                        budget=budget or SearchBudget(max_trials=10), beam_args=beam_args)
 
 
-DEMO_BRANDS = 30
-
-
-def demo_logo_manifest(folder: str, brands: int = DEMO_BRANDS) -> str:
-    """Writes a manifest of the first `brands` bundled icons (absolute paths) into `folder`;
-    returns its path. The demo trains on these so that minutes of CPU learn something; the
-    full run is `cuttingedge run logos` on all 150."""
-    import csv
-
-    source = sample_path("logos", "manifest.csv")
-    with open(source, newline="") as handle:
-        rows = list(csv.DictReader(handle))[:brands]
-    base = os.path.dirname(source)
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, f"logos_{brands}_brands.csv")
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, ["path", "label"])
-        writer.writeheader()
-        writer.writerows({"path": os.path.join(base, r["path"]), "label": r["label"]}
-                         for r in rows)
-    return path
-
-
 def run_demo(output: str, beam_args: tuple[str, ...]) -> int:
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
@@ -93,11 +70,10 @@ def run_demo(output: str, beam_args: tuple[str, ...]) -> int:
     from cuttingedge.trainers.tuning.budget import SearchBudget
 
     demo_logos = LogoOptions(image_size=32, train_renders=1500, validation_renders=300,
-                             heldout_renders=600, epochs=4)
+                             heldout_renders=600, epochs=2)
     run_pipeline(logos.create_pipeline(logos_config(
-        layout, beam_args, budget=SearchBudget(max_trials=2, max_seconds=180),
-        options=demo_logos, algorithm="random",
-        input_path=demo_logo_manifest(os.path.join(layout.output, "data")))))
+        layout, beam_args, budget=SearchBudget(max_trials=2, max_seconds=120),
+        options=demo_logos, algorithm="random")))
     from cuttingedge.pipelines import anomaly
 
     run_pipeline(anomaly.create_pipeline(anomaly.AnomalyConfig(layout=layout, epochs=20,
