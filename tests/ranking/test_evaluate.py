@@ -1,6 +1,7 @@
 """Blend weight selection: the one-standard-error rule on per-list NDCG."""
 
 import numpy as np
+import pytest
 
 from cuttingedge.trainers.ranking import evaluate
 from cuttingedge.trainers.ranking.data import RankingLists
@@ -50,3 +51,18 @@ def test_two_equally_good_models_get_a_blend_near_even():
     assert 0.3 <= weight <= 0.7
     # Two independent noisy views average to a better ranking than either.
     assert search[str(weight)] > max(search["0.0"], search["1.0"]) + 0.01
+
+
+def test_custom_config_options_refuse_unknown_keys_by_name():
+    import doctest
+
+    import cuttingedge.trainers.options as module
+    from cuttingedge.trainers.logos.trainer import LogoOptions
+    from cuttingedge.trainers.ranking.trainer import TrainOptions
+
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
+    assert TrainOptions.from_custom_config({"epochs": 2}).epochs == 2
+    for options in (TrainOptions, LogoOptions):
+        with pytest.raises(ValueError, match=r"Unknown custom_config keys \['epoch'\]"):
+            options.from_custom_config({"epoch": 2})

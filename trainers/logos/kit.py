@@ -29,6 +29,17 @@ def _mask_of(encoded: bytes, size: int) -> np.ndarray:
     return np.clip(alpha.numpy(), 0.0, 1.0)
 
 
+def brand_colours(brands: list[str], colours_csv: str | None) -> np.ndarray:
+    """[brands, 3] RGB in [0, 1] of each brand from a slug,hex CSV; black when unknown."""
+    hex_of = {}
+    if colours_csv and tf.io.gfile.exists(colours_csv):
+        with tf.io.gfile.GFile(colours_csv) as handle:
+            hex_of = {row["slug"]: row["hex"] for row in csv.DictReader(handle)}
+    return np.array([[int(h[i:i + 2], 16) / 255.0 for i in (0, 2, 4)]
+                     if len(h := hex_of.get(b, "")) == 6 else [0.0, 0.0, 0.0]
+                     for b in brands], np.float32)
+
+
 def kit_from_examples(files: list[str], size: int = 96,
                       colours_csv: str | None = None) -> BrandKit:
     """Reads ImageExampleGen records (image_raw, label, label_name) into a BrandKit."""
@@ -47,13 +58,7 @@ def kit_from_examples(files: list[str], size: int = 96,
         raise ValueError(f"Brand labels must be 0..{len(labels) - 1} with one image each; "
                          f"missing {sorted(set(range(max(labels) + 1)) - set(labels))[:10]}.")
     brands = [found[i][0] for i in labels]
-    hex_of = {}
-    if colours_csv and tf.io.gfile.exists(colours_csv):
-        with tf.io.gfile.GFile(colours_csv) as handle:
-            hex_of = {row["slug"]: row["hex"] for row in csv.DictReader(handle)}
-    colours = np.array([[int(h[i:i + 2], 16) / 255.0 for i in (0, 2, 4)]
-                        if len(h := hex_of.get(b, "")) == 6 else [0.0, 0.0, 0.0]
-                        for b in brands], np.float32)
+    colours = brand_colours(brands, colours_csv)
     return BrandKit(np.stack([found[i][1] for i in labels]).astype(np.float32), colours, brands)
 
 
@@ -69,13 +74,7 @@ def kit_from_files(location: str, size: int = 96, colours_csv: str | None = None
     for path, name in pairs:
         with tf.io.gfile.GFile(path, "rb") as handle:
             masks.setdefault(name, _mask_of(decode_image(path, handle.read(), svg_size)[0], size))
-    hex_of = {}
-    if colours_csv and tf.io.gfile.exists(colours_csv):
-        with tf.io.gfile.GFile(colours_csv) as handle:
-            hex_of = {row["slug"]: row["hex"] for row in csv.DictReader(handle)}
-    colours = np.array([[int(h[i:i + 2], 16) / 255.0 for i in (0, 2, 4)]
-                        if len(h := hex_of.get(b, "")) == 6 else [0.0, 0.0, 0.0]
-                        for b in brands], np.float32)
+    colours = brand_colours(brands, colours_csv)
     return BrandKit(np.stack([masks[b] for b in brands]).astype(np.float32), colours, brands)
 
 

@@ -29,6 +29,7 @@ import tensorflow as tf
 from cuttingedge.components.serving.warmup import write_warmup_requests
 from cuttingedge.trainers.logos import augment, kit as kit_lib, model as model_lib
 from cuttingedge.trainers.logos.serving import LogoServer, export
+from cuttingedge.trainers.options import from_custom_config
 
 
 def _sample(*parts: str) -> str:
@@ -67,13 +68,7 @@ class LogoOptions:
 
     @classmethod
     def from_custom_config(cls, custom: dict | None) -> "LogoOptions":
-        custom = dict(custom or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(custom) - known)
-        if unknown:
-            raise ValueError(f"Unknown custom_config keys {unknown}. Expected some of "
-                             f"{sorted(known)}.")
-        return cls(**custom)
+        return from_custom_config(cls, custom)
 
     @property
     def augment(self) -> augment.AugmentConfig:

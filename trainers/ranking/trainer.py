@@ -18,6 +18,7 @@ import keras_tuner
 import numpy as np
 import tensorflow as tf
 
+from cuttingedge.trainers.options import from_custom_config
 from cuttingedge.trainers.ranking import data, serving
 from cuttingedge.trainers.ranking.model import RankerConfig, build_ranker
 from cuttingedge.trainers.ranking.preprocess import TextConfig, preprocess
@@ -51,13 +52,7 @@ class TrainOptions:
 
     @classmethod
     def from_custom_config(cls, custom: dict | None) -> "TrainOptions":
-        custom = dict(custom or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(custom) - known)
-        if unknown:
-            raise ValueError(f"Unknown custom_config keys {unknown}. Expected some of "
-                             f"{sorted(known)}.")
-        return cls(**custom)
+        return from_custom_config(cls, custom)
 
 
 def _model_inputs(batch: dict, with_position: bool) -> tuple[dict, tf.Tensor]:
