@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-MODULES = ["", ".series", ".alarms", ".evaluate", ".detector", ".baselines", ".report",
+MODULES = ["", ".series", ".alarms", ".evaluate", ".detector", ".baselines", ".report", ".engines",
            ".records", ".export", ".scoring", ".search", ".cli"]
 
 
