@@ -24,6 +24,10 @@ no setting was chosen on either), with RUL = cycles left before failure:
                     FD001 is usually taken to start about 125 cycles before failure)
   lead_median       median RUL at the first alarm with RUL <= 125 (cycles of warning)
   false_alarm_rate  engine alarm cycles with RUL > 125 per scored cycle with RUL > 125
+Comparisons, from each method's curve over threshold factors 0.5-16: every method at each
+other's false-alarm rate (its lead and detections there), and at each other's warning (the
+lowest false-alarm rate with at least the same detections and median lead; `reduction` is
+how many fewer false alarms the reference raises for that warning).
 
     .venv/bin/python benchmarks/cmapss_evaluation.py [--methods ...] [--epochs 30]
 Writes benchmarks/results/cmapss_evaluation.json.
@@ -159,6 +163,26 @@ def at_false_alarm_rate(table: dict, reference: str) -> dict:
     return {"false_alarm_rate": target, "others": others}
 
 
+def at_equal_warning(table: dict, reference: str) -> dict:
+    """Every other method's lowest test false-alarm rate on its curve with at least
+    `reference`'s detection share and median lead (at `reference`'s calibrated threshold),
+    and the reduction of `reference`'s false-alarm rate against it."""
+    mine = table[reference]["test"]
+    if mine["lead_median"] is None:
+        return {}
+    others = {}
+    for method, row in table.items():
+        fits = [p for p in row["curve"] if p["lead_median"] is not None
+                and p["lead_median"] >= mine["lead_median"] and p["detected"] >= mine["detected"]]
+        if method != reference and fits:
+            best = min(fits, key=lambda p: p["false_alarm_rate"])
+            theirs = best["false_alarm_rate"]
+            others[method] = {**best, "reduction": 1.0 - mine["false_alarm_rate"] / theirs
+                              if theirs > 0 else 0.0}
+    return {"detected": mine["detected"], "lead_median": mine["lead_median"],
+            "false_alarm_rate": mine["false_alarm_rate"], "others": others}
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--methods", default=",".join(BASELINES + LADDER_STEPS))
@@ -195,7 +219,15 @@ def main(argv=None) -> dict:
             print(f"[cmapss] at {method}'s false-alarm rate: " + ", ".join(
                 f"{o} lead {r['lead_median']} detected {r['detected']:.2f}"
                 for o, r in row["others"].items()))
+    equal_warning = {m: at_equal_warning(table, m) for m in table}
+    for method, row in equal_warning.items():
+        if row:
+            print(f"[cmapss] for {method}'s warning (detected {row['detected']:.2f}, lead "
+                  f"{row['lead_median']}) at false-alarm rate {row['false_alarm_rate']:.4f}: "
+                  + ", ".join(f"{o} needs {r['false_alarm_rate']:.4f} ({r['reduction']:+.0%})"
+                              for o, r in row["others"].items()))
     result = {"protocol": __doc__, "methods": table, "matched_false_alarm_rate": matched,
+              "equal_warning": equal_warning,
               "settings": {k: v for k, v in vars(args).items() if k != "output"},
               "sensors": [f"s{c - 4:02d}" for c in columns],
               "data": "$CUTTINGEDGE_SHARED_DATA/cmapss/train_FD001.txt",
