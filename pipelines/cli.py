@@ -151,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     ranking.add_argument("--position-bias", choices=["auto", "on", "off"], default="auto",
                          help="position-bias tower in training (auto: on for --schema clicklog, "
                               "where labels are clicks; off for judged relevance)")
+    ranking.add_argument("--text", choices=["embeddings", "overlap"], default="embeddings",
+                         help="how the neural ranker reads query and document text: learned "
+                              "token embeddings plus the overlap feature (default), or the "
+                              "query-document overlap feature only")
     _add_output(ranking)
     ranking.set_defaults(handler=_run_ranking)
 
@@ -427,7 +431,8 @@ def _run_ranking(args, extra) -> int:
             train=args.train, eval=args.eval, test=args.test, layout=layout,
             schema=args.schema, epochs=args.epochs, tune_trials=args.tune_trials,
             num_trees=args.trees, beam_args=_beam_args(extra),
-            position_bias={"auto": None, "on": True, "off": False}[args.position_bias])
+            position_bias={"auto": None, "on": True, "off": False}[args.position_bias],
+            text_embeddings=args.text == "embeddings")
     else:
         from cuttingedge.pipelines.demo import ranking_sample_config
 

@@ -37,6 +37,10 @@ class RankingConfig:
       position_bias: learn a position-bias tower during training; None (default) turns it on
         for click logs (schema "clicklog"), whose labels are biased clicks, and off for judged
         relevance (LETOR), where row order is not a display position.
+      text_embeddings: learn token embeddings of query and document text (True), or use the
+        text only through the query-document overlap feature (False). Embeddings pay off
+        when words carry meaning beyond exact matches; on text that matches only exactly they
+        fit click noise (benchmarks/text_and_trees.py).
     """
 
     train: str
@@ -50,6 +54,7 @@ class RankingConfig:
     tune_trials: int = 0
     num_trees: int = 300
     position_bias: bool | None = None
+    text_embeddings: bool = True
     max_list_size: int = 200
     beam_args: tuple[str, ...] = ("--direct_running_mode=in_memory",)
 
@@ -85,6 +90,7 @@ def create_pipeline(config: RankingConfig) -> tfx.dsl.Pipeline:
         else config.position_bias
     custom = {"epochs": config.epochs, "batch_size": config.batch_size,
               "list_size": config.list_size, "position_bias": position_bias,
+              "use_text": config.text_embeddings,
               "max_trials": max(1, config.tune_trials)}
     components = [example_gen, *validation]
     hyperparameters = None

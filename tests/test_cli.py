@@ -45,3 +45,23 @@ def test_generate_writes_shards(tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "part-00000-of-00002.parquet", "part-00001-of-00002.parquet"]
     assert "Wrote 200 rows" in result.stdout
+
+
+@pytest.mark.parametrize("flag, embeddings", [([], True), (["--text", "overlap"], False)])
+def test_run_ranking_text_option_reaches_the_trainer(tmp_path, monkeypatch, flag, embeddings):
+    import json
+
+    from cuttingedge.pipelines import cli, runner
+
+    built = []
+    monkeypatch.setattr(runner, "run_pipeline", built.append)  # build, do not run
+    monkeypatch.setattr(cli, "_print_outputs", lambda *args: None)
+    train = tmp_path / "small.train"
+    train.write_text("1 qid:1 1:0.5 2:0.1\n0 qid:1 1:0.2 2:0.3\n")
+    assert cli.main(["run", "ranking", "--train", str(train), "--output", str(tmp_path / "runs"),
+                 *flag]) == 0
+    (pipeline,) = built
+    trainer = next(c for c in pipeline.components if c.id == "Trainer")
+    custom = trainer.exec_properties["custom_config"]
+    custom = json.loads(custom) if isinstance(custom, str) else custom
+    assert custom["use_text"] is embeddings
