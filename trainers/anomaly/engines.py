@@ -36,8 +36,8 @@ def fleet_from_rows(rows: np.ndarray) -> dict[int, np.ndarray]:
     if rows.ndim != 2 or rows.shape[1] != 26:
         raise ValueError(f"Expected rows of 26 columns (unit, cycle, 3 settings, 21 sensors). "
                          f"Received shape {rows.shape}.")
-    return {int(u): rows[rows[:, 0] == u][np.argsort(rows[rows[:, 0] == u][:, 1])]
-            for u in np.unique(rows[:, 0])}
+    ordered = rows[np.lexsort((rows[:, 1], rows[:, 0]))]  # by unit, then cycle
+    return {int(u): ordered[ordered[:, 0] == u] for u in np.unique(ordered[:, 0])}
 
 
 def read_fleet(path) -> dict[int, np.ndarray]:
