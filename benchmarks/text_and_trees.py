@@ -6,13 +6,16 @@ numeric features hold only a noisy view (`bm25`), so text carries signal the tre
 Same generated log, same deterministic split by query hash, same click labels for every model:
 
   neural_overlap     the ranker on the numeric features plus the text's query-document
-                     token overlap (`use_text=False`: no token embeddings), with the
-                     position-bias tower
+                     token overlap (`use_text=False`: no token embeddings, the pipeline's
+                     default), with the position-bias tower
   neural_embeddings  the same plus learned token embeddings of query and document text
-                     (`use_text=True`, the pipeline's default)
+                     (`use_text=True`, `cuttingedge run ranking --text embeddings`)
   lambdamart         LightGBM lambdarank on the numeric features, early-stopped on eval
   ensemble_*         each neural variant blended with lambdamart, weight chosen on eval
-                     (one-SE rule)
+                     clicks (one-SE rule)
+  ensemble_*_ips     the same, the weight chosen on eval NDCG@10 with every click weighted
+                     by 1 / propensity of its display position, the propensities read off
+                     the neural ranker's position tower (as the pipeline's EvaluateRankers)
 
 Each neural variant trains `--seeds` times; scores are test NDCG@10 against the hidden true
 relevance (what a user wants) and against the clicks (what the log shows), mean over seeds,
@@ -67,10 +70,10 @@ def _neural(examples: str, lists, use_text: bool, epochs: int, seed: int):
         schema_path=schema_path("clicklog"), model_run_dir=None, hyperparameters=None,
         custom_config={"epochs": epochs, "use_text": use_text, "seed": seed, "list_size": 10})
     start = time.monotonic()
-    scorer, *_ = trainer.train_ranker(fn_args)
+    scorer, *_, propensity = trainer.train_ranker(fn_args)
     seconds = time.monotonic() - start
     return {split: evaluate.neural_scores(scorer, part, trainer.TEXT)
-            for split, part in lists.items()}, seconds
+            for split, part in lists.items()}, seconds, propensity
 
 
 def _lambdamart(lists):
@@ -118,21 +121,29 @@ def main(argv=None) -> int:
     results = {"lambdamart": {**_figures(test, trees["test"], trees["test"]),
                               "train_seconds": trees_seconds}}
     for variant, use_text in (("neural_overlap", False), ("neural_embeddings", True)):
-        runs, blends = [], []
+        runs, blends = [], {"clicks": [], "ips": []}
         for seed in range(args.seeds):
-            scores, seconds = _neural(examples, {"eval": lists["eval"], "test": test},
-                                      use_text, args.epochs, seed)
+            scores, seconds, propensity = _neural(
+                examples, {"eval": lists["eval"], "test": test}, use_text, args.epochs, seed)
             runs.append({**_figures(test, scores["test"], trees["test"]),
-                         "train_seconds": seconds})
-            weight, _ = evaluate.choose_weight(scores["eval"], trees["eval"], lists["eval"])
-            blended = evaluate.blend(scores["test"], trees["test"], test.mask, weight)
-            blends.append({**_figures(test, blended, trees["test"]), "weight": weight})
+                         "train_seconds": seconds, "propensity_1_to_5": propensity[:5]})
+            ips = evaluate.inverse_propensity_weights(lists["eval"], propensity)
+            for kind, item_weights in (("clicks", None), ("ips", ips)):
+                weight, _ = evaluate.choose_weight(scores["eval"], trees["eval"],
+                                                   lists["eval"], item_weights=item_weights)
+                blended = evaluate.blend(scores["test"], trees["test"], test.mask, weight)
+                blends[kind].append({**_figures(test, blended, trees["test"]),
+                                     "weight": weight})
         results[f"{variant}_runs"] = runs
-        results[f"ensemble_{variant.split('_')[1]}_runs"] = blends
-    variants = ("neural_overlap", "ensemble_overlap", "neural_embeddings", "ensemble_embeddings")
+        text = variant.split("_")[1]
+        results[f"ensemble_{text}_runs"] = blends["clicks"]
+        results[f"ensemble_{text}_ips_runs"] = blends["ips"]
+    variants = ("neural_overlap", "ensemble_overlap", "ensemble_overlap_ips",
+                "neural_embeddings", "ensemble_embeddings", "ensemble_embeddings_ips")
     for variant in variants:
         runs = results[f"{variant}_runs"]
-        results[variant] = {key: float(np.mean([r[key] for r in runs])) for key in runs[0]}
+        results[variant] = {key: float(np.mean([r[key] for r in runs])) for key in runs[0]
+                            if key != "propensity_1_to_5"}
     base = results["lambdamart"]["ndcg_10_true_relevance"]
     results["ratio_to_lambdamart_truth"] = {
         v: results[v]["ndcg_10_true_relevance"] / base

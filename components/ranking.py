@@ -93,7 +93,11 @@ def EvaluateRankers(
         scores[split] = (lists, evaluate.neural_scores(scorer, lists, TEXT),
                          evaluate.forest_scores(forest, lists))
     lists, neural_eval, trees_eval = scores["eval"]
-    weight, search = evaluate.choose_weight(neural_eval, trees_eval, lists)
+    # Click labels are position-biased: weigh eval clicks by the inverse propensity the
+    # neural ranker's position tower learned (None: plain labels, e.g. LETOR relevance).
+    ranker = fileio.read_json(fileio.join(neural.uri, "ranker.json"))
+    ips = evaluate.inverse_propensity_weights(lists, ranker.get("propensity"))
+    weight, search = evaluate.choose_weight(neural_eval, trees_eval, lists, item_weights=ips)
     ndcg = {"neural": search["0.0"], "lambdamart": search["1.0"], "ensemble": search[str(weight)]}
     test_lists, neural_test, trees_test = scores["test"]
     blended_test = evaluate.blend(neural_test, trees_test, test_lists.mask, weight)
@@ -117,11 +121,13 @@ def EvaluateRankers(
     curve = {str(w): evaluate.ranking_metrics_of(
         test_lists.label, evaluate.blend(neural_test, trees_test, test_lists.mask, w))["ndcg_10"]
         for w in evaluate.WEIGHTS}
-    result = evaluate.Comparison(weight, candidate, ndcg, test, search, truth, curve)
+    result = evaluate.Comparison(weight, candidate, ndcg, test, search, truth, curve,
+                                 eval_weighting="inverse propensity" if ips is not None
+                                 else "none", propensity=ranker.get("propensity"))
     versions = evaluate.pushed_versions(serving_dir) if serving_dir else []
     if versions:
         pushed = evaluate.served_scores(versions[-1], lists, names)
-        ndcg["pushed"] = evaluate.ranking_metrics_of(lists.label, pushed)["ndcg_10"]
+        ndcg["pushed"] = evaluate.ranking_metrics_of(lists.label, pushed, ips)["ndcg_10"]
     rivals = {k: v for k, v in ndcg.items() if k in ("lambdamart", "pushed")}
     result.blessed = all(ndcg[candidate] > v for v in rivals.values())
     result.reason = (f"{candidate} eval NDCG@10 {ndcg[candidate]:.4f} vs " +

@@ -151,10 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     ranking.add_argument("--position-bias", choices=["auto", "on", "off"], default="auto",
                          help="position-bias tower in training (auto: on for --schema clicklog, "
                               "where labels are clicks; off for judged relevance)")
-    ranking.add_argument("--text", choices=["embeddings", "overlap"], default="embeddings",
-                         help="how the neural ranker reads query and document text: learned "
-                              "token embeddings plus the overlap feature (default), or the "
-                              "query-document overlap feature only")
+    ranking.add_argument("--text", choices=["embeddings", "overlap"], default="overlap",
+                         help="how the neural ranker reads query and document text: the "
+                              "query-document overlap feature only (default), or learned "
+                              "token embeddings plus the overlap feature (for large logs "
+                              "whose words carry meaning beyond exact matches)")
     _add_output(ranking)
     ranking.set_defaults(handler=_run_ranking)
 

@@ -47,7 +47,8 @@ def test_generate_writes_shards(tmp_path):
     assert "Wrote 200 rows" in result.stdout
 
 
-@pytest.mark.parametrize("flag, embeddings", [([], True), (["--text", "overlap"], False)])
+@pytest.mark.parametrize("flag, embeddings", [([], False), (["--text", "overlap"], False),
+                                              (["--text", "embeddings"], True)])
 def test_run_ranking_text_option_reaches_the_trainer(tmp_path, monkeypatch, flag, embeddings):
     import json
 

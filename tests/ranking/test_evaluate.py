@@ -66,3 +66,43 @@ def test_custom_config_options_refuse_unknown_keys_by_name():
     for options in (TrainOptions, LogoOptions):
         with pytest.raises(ValueError, match=r"Unknown custom_config keys \['epoch'\]"):
             options.from_custom_config({"epoch": 2})
+
+
+def test_inverse_propensity_weights_follow_display_positions():
+    lists = _lists([[1.0, 0.0, 1.0, -1.0]])
+    lists.position = np.array([[1, 2, 5, 0]])
+    weights = evaluate.inverse_propensity_weights(lists, [1.0, 0.5, 0.25])
+    # Position 5 is past the propensities' end (uses the last), 0 is padding (weight 1).
+    np.testing.assert_allclose(weights, [[1.0, 2.0, 4.0, 1.0]])
+    assert evaluate.inverse_propensity_weights(lists, None) is None
+    assert evaluate.inverse_propensity_weights(_lists([[1.0, 0.0]]), [1.0, 0.5]) is None
+
+
+def test_inverse_propensity_weighting_stops_clicks_favouring_the_logged_order():
+    """Clicks follow P(click) = (1 / display position) * relevance. A model that copies the
+    logged order looks best on raw clicks; weighting clicks by inverse propensity restores
+    the model that is better on the true relevance, and the blend chosen with it is better."""
+    rng = np.random.default_rng(0)
+    n, size = 600, 10
+    relevance = (rng.uniform(size=(n, size)) < 0.3).astype(np.float32)
+    order = np.argsort(-(relevance + rng.normal(size=relevance.shape)), axis=1)
+    position = np.empty_like(order)
+    np.put_along_axis(position, order, np.tile(np.arange(1, size + 1), (n, 1)), axis=1)
+    theta = 1.0 / np.arange(1, size + 1)
+    clicks = (rng.uniform(size=relevance.shape) < theta[position - 1] * relevance)
+    lists = _lists(clicks.astype(np.float32))
+    lists.position = position
+    copier = -position + 0.01 * rng.normal(size=relevance.shape)
+    better = relevance + 0.5 * rng.normal(size=relevance.shape)
+    ips = evaluate.inverse_propensity_weights(lists, list(theta))
+    by_clicks, clicks_search = evaluate.choose_weight(better, copier, lists)
+    by_ips, ips_search = evaluate.choose_weight(better, copier, lists, item_weights=ips)
+    assert clicks_search["1.0"] > clicks_search["0.0"] + 0.05  # raw clicks favour the copier
+    assert ips_search["0.0"] > ips_search["1.0"] + 0.03        # IPS favours the better model
+    assert by_ips < by_clicks
+
+    def truth(weight):
+        return evaluate.ranking_metrics_of(
+            relevance, evaluate.blend(better, copier, lists.mask, weight))["ndcg_10"]
+
+    assert truth(by_ips) > truth(by_clicks) + 0.03

@@ -1,5 +1,7 @@
 """The neural ranker's layers, preprocessing and serving signature, on tiny inputs."""
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -107,3 +109,17 @@ def test_a_ranker_without_text_takes_the_same_inputs_ignores_text_and_saves(tmp_
     scorer.save(tmp_path / "scorer.keras")
     restored = keras.models.load_model(tmp_path / "scorer.keras")
     np.testing.assert_allclose(restored(inputs).numpy(), scorer(inputs).numpy(), rtol=1e-5)
+
+
+def test_position_propensities_are_the_position_towers_exponentiated_logits():
+    rng = np.random.default_rng(0)
+    config = model.RankerConfig(use_text=False, max_position=4)
+    _, trainer = model.build_ranker(config, 3, rng.normal(size=(50, 3)), 64, (4, 6))
+    tower = next(layer for layer in trainer.layers if isinstance(layer, model.PositionBias))
+    # Index 0 is padding; positions 1..4 examined 1, 1/2, 1/3, 1/4 (up to a constant).
+    tower._bias.embeddings.assign(np.log([[7.0], [2.0], [1.0], [2 / 3], [0.5]]))
+    np.testing.assert_allclose(model.position_propensities(trainer), [1, 1 / 2, 1 / 3, 1 / 4],
+                               rtol=1e-5)
+    _, without = model.build_ranker(dataclasses.replace(config, position_bias=False), 3,
+                                    rng.normal(size=(50, 3)), 64, (4, 6))
+    assert model.position_propensities(without) is None

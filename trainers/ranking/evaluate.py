@@ -31,14 +31,43 @@ METRICS = {
 WEIGHTS = tuple(np.round(np.linspace(0, 1, 11), 2))
 
 
-def ranking_metrics_of(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
-    """All METRICS of scores [lists, size] against labels (-1 = padding)."""
+def ranking_metrics_of(labels: np.ndarray, scores: np.ndarray,
+                       item_weights: np.ndarray | None = None) -> dict[str, float]:
+    """All METRICS of scores [lists, size] against labels (-1 = padding), with TF-Ranking's
+    per-item weights when given (e.g. `inverse_propensity_weights`)."""
     out = {}
     for name, make in METRICS.items():
         metric = make()
-        metric.update_state(tf.constant(labels, tf.float32), tf.constant(scores, tf.float32))
+        metric.update_state(tf.constant(labels, tf.float32), tf.constant(scores, tf.float32),
+                            None if item_weights is None else
+                            tf.constant(item_weights, tf.float32))
         out[name] = float(metric.result())
     return out
+
+
+def inverse_propensity_weights(lists: RankingLists, propensity) -> np.ndarray | None:
+    """Per-document weights 1 / theta(display position) for click labels ([lists, size]).
+
+    Clicks at low display positions are rarer because fewer users look there, not because
+    the documents are worse; weighting each click by the inverse of its position's
+    examination propensity makes click-based metrics unbiased estimates of relevance-based
+    ones (Joachims et al., 2017), as TF-Ranking does with per-example weights.
+
+    Args:
+        lists: lists with their `position` (1-based display position, 0 = unknown/padding).
+        propensity: [theta(1), theta(2), ...], e.g. from the ranker's position tower
+            (`model.position_propensities`); positions past its end use its last value.
+
+    Returns:
+        The weights, or None when there is no propensity or no list has display positions
+        (e.g. LETOR files): then metrics stay unweighted.
+    """
+    if not propensity or not (lists.position > 0).any():
+        return None
+    theta = np.clip(np.asarray(propensity, np.float64), 1e-3, None)
+    index = np.clip(lists.position.astype(np.int64), 1, len(theta)) - 1
+    weights = 1.0 / theta[index]
+    return np.where(lists.position > 0, weights, 1.0).astype(np.float32)
 
 
 def neural_scores(scorer, lists: RankingLists, text: TextConfig, batch: int = 256):
@@ -67,29 +96,34 @@ def blend(neural: np.ndarray, trees: np.ndarray, mask: np.ndarray, weight: float
     return ((1 - weight) * standardize(neural, m) + weight * standardize(trees, m)).numpy()
 
 
-def per_list_ndcg(labels: np.ndarray, scores: np.ndarray, topn: int = 10):
+def per_list_ndcg(labels: np.ndarray, scores: np.ndarray, topn: int = 10,
+                  item_weights: np.ndarray | None = None):
     """NDCG@topn of every list and its TF-Ranking list weight (both [lists])."""
     from cuttingedge.trainers.ranking import metrics_impl
 
-    values, weights = metrics_impl.ndcg(*metrics_impl.prepare(labels, scores), topn=topn)
+    values, weights = metrics_impl.ndcg(*metrics_impl.prepare(labels, scores, item_weights),
+                                        topn=topn)
     return values.numpy().reshape(-1), weights.numpy().reshape(-1)
 
 
-def choose_weight(neural, trees, lists: RankingLists, metric: str = "ndcg_10"):
+def choose_weight(neural, trees, lists: RankingLists, metric: str = "ndcg_10",
+                  item_weights: np.ndarray | None = None):
     """The blend weight by the one-standard-error rule on `lists` (the eval split).
 
     Both models were early-stopped on the same eval split, so its best weight is noisy and
     biased toward the model that fitted eval more. Among the weights whose mean per-list NDCG
     is within one paired standard error of the best weight's, this takes the one closest to
     an even blend (0.5; ties: the smaller weight). When one model is clearly better on eval,
-    only weights near it qualify.
+    only weights near it qualify. With `item_weights` (inverse propensities of click
+    labels) the NDCG is TF-Ranking's weighted NDCG, so position-biased clicks do not favour
+    the model that copied the logged order.
 
     Returns:
         (weight, {str(weight): mean `metric` on `lists`}).
     """
     topn = int(metric.rsplit("_", 1)[1])
-    per_list = {w: per_list_ndcg(lists.label, blend(neural, trees, lists.mask, w), topn)
-                for w in WEIGHTS}
+    per_list = {w: per_list_ndcg(lists.label, blend(neural, trees, lists.mask, w), topn,
+                                 item_weights) for w in WEIGHTS}
     weights = per_list[WEIGHTS[0]][1]
     total = max(float(weights.sum()), 1e-12)
     means = {w: float((v * weights).sum() / total) for w, (v, _) in per_list.items()}
@@ -153,6 +187,8 @@ class Comparison:
     weight_search: dict[str, float]
     test_true_relevance: dict[str, dict[str, float]] | None = None
     test_weight_curve: dict[str, float] | None = None  # reported only, never used to choose
+    eval_weighting: str = "none"  # how eval clicks were weighted for the choices above
+    propensity: list[float] | None = None  # by display position, from the position tower
     blessed: bool = False
     reason: str = ""
 

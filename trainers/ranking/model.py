@@ -36,7 +36,7 @@ class RankerConfig:
     interaction: str = "none"
     hidden_units: tuple[int, ...] = (64, 32)
     embedding_dim: int = 16
-    use_text: bool = True
+    use_text: bool = False  # learned token embeddings (the overlap feature is always in)
     position_bias: bool = True
     max_position: int = 50
     learning_rate: float = 3e-3
@@ -150,6 +150,22 @@ class PositionBias(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "max_position": self.max_position}
+
+
+def position_propensities(trainer: keras.Model) -> list[float] | None:
+    """Relative examination propensities by display position, read off the PositionBias tower.
+
+    The tower adds a logit b(p) to every document's score at position p, so the click model
+    it learned is exp(score + b(p)) = exp(score) * exp(b(p)): exp(b(p)) is the examination
+    propensity up to a constant (exactly so under a softmax loss, approximately under a
+    sigmoid one while clicks are rare). Returns [theta(1), ..., theta(max_position)] with
+    theta(1) = 1, or None when the trainer has no position tower.
+    """
+    towers = [layer for layer in trainer.layers if isinstance(layer, PositionBias)]
+    if not towers:
+        return None
+    bias = np.asarray(towers[0]._bias.embeddings.numpy()).reshape(-1)[1:]
+    return [float(x) for x in np.exp(bias - bias[0])]
 
 
 @keras.saving.register_keras_serializable(package="cuttingedge.ranking")

@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from cuttingedge.trainers.options import from_custom_config
 from cuttingedge.trainers.ranking import data, serving
-from cuttingedge.trainers.ranking.model import RankerConfig, build_ranker
+from cuttingedge.trainers.ranking.model import RankerConfig, build_ranker, position_propensities
 from cuttingedge.trainers.ranking.preprocess import TextConfig, preprocess
 
 TEXT = TextConfig()
@@ -46,7 +46,7 @@ class TrainOptions:
     batch_size: int = 32
     list_size: int = 0  # 0: the longest training list, at most 128
     position_bias: bool = True
-    use_text: bool = True
+    use_text: bool = False  # token embeddings; the overlap feature is always used
     seed: int = 0
     max_trials: int = 3
 
@@ -126,7 +126,13 @@ def tuner_fn(fn_args):
 
 
 def train_ranker(fn_args, config: RankerConfig | None = None):
-    """Trains the ranker; returns (scorer, history, feature_names, list_size)."""
+    """Trains the ranker.
+
+    Returns:
+        (scorer, history, feature_names, list_size, config, propensity): `propensity` is the
+        position tower's relative examination propensity by display position (1-based list,
+        position 1 first), or None without the tower.
+    """
     options, feature_names, list_size, sample = _setup(fn_args)
     keras.utils.set_random_seed(options.seed)
     if config is None:
@@ -143,18 +149,19 @@ def train_ranker(fn_args, config: RankerConfig | None = None):
         callbacks.append(keras.callbacks.TensorBoard(fn_args.model_run_dir))
     history = trainer.fit(train, validation_data=evaluation, epochs=options.epochs,
                           callbacks=callbacks, verbose=0)
-    return scorer, history, feature_names, list_size, config
+    return (scorer, history, feature_names, list_size, config,
+            position_propensities(trainer))
 
 
 def run_fn(fn_args):
     """TFX Trainer entry point."""
-    scorer, history, feature_names, list_size, config = train_ranker(fn_args)
+    scorer, history, feature_names, list_size, config, propensity = train_ranker(fn_args)
     serving_dir = fn_args.serving_model_dir
     model_dir = os.path.dirname(serving_dir.rstrip("/"))
     serving.export(serving.RankingServer(scorer, feature_names, TEXT), serving_dir)
     scorer.save(os.path.join(model_dir, "scorer.keras"))
     with tf.io.gfile.GFile(os.path.join(model_dir, "ranker.json"), "w") as handle:
         json.dump({"feature_names": feature_names, "list_size": list_size,
-                   "config": dataclasses.asdict(config),
+                   "config": dataclasses.asdict(config), "propensity": propensity,
                    "history": {k: [float(x) for x in v] for k, v in history.history.items()}},
                   handle, indent=1)
