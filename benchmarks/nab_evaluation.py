@@ -62,6 +62,22 @@ def shared_root() -> pathlib.Path:
                                        REPO.parent / "shared" / "data"))
 
 
+def detector_overrides(items, parser) -> dict:
+    """FIELD=VALUE strings -> DetectorConfig keyword arguments (values parsed as JSON)."""
+    fields = {f.name for f in dataclasses.fields(DetectorConfig)} - {"step", "epochs", "window"}
+    out = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        if name not in fields or not value:
+            parser.error(f"--detector {item!r}: expected FIELD=VALUE with FIELD one of "
+                         f"{sorted(fields)} (step, epochs and window have their own options)")
+        try:
+            out[name] = json.loads(value)
+        except json.JSONDecodeError:
+            out[name] = value
+    return out
+
+
 def run_method(method: str, series, args):
     """Fits/scores one method on one series; returns (ScoredSeries, seconds)."""
     start = time.monotonic()
@@ -70,7 +86,8 @@ def run_method(method: str, series, args):
     elif method == "sts":
         out = baselines.sts_baseline(series, baselines.BaselineConfig())
     else:
-        config = DetectorConfig(step=method, epochs=args.epochs, window=args.window)
+        config = DetectorConfig(step=method, epochs=args.epochs, window=args.window,
+                                **args.detector)
         out = fit_detector(series, config).score(series, series.name)
     return out, time.monotonic() - start
 
@@ -171,7 +188,11 @@ def main(argv=None) -> dict:
     parser.add_argument("--methods", default=",".join(prob.LADDER + BASELINES))
     parser.add_argument("--series", default=",".join(SERIES))
     parser.add_argument("--output", default=str(RESULTS / "nab_evaluation.json"))
+    parser.add_argument("--detector", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a DetectorConfig field for the ladder steps, e.g. "
+                             "--detector min_scale=0.3 (repeatable; values read as JSON)")
     args = parser.parse_args(argv)
+    args.detector = detector_overrides(args.detector, parser)
     root = shared_root() / "nab"
     methods, names = args.methods.split(","), args.series.split(",")
     per_method = {m: {} for m in methods}
@@ -201,7 +222,7 @@ def main(argv=None) -> dict:
     result = {"protocol": __doc__, "methods": table, "per_series": per_method,
               "equal_recall": comparison, "series": names, "dev_series": DEV,
               "settings": {"epochs": args.epochs, "window": args.window,
-                           "detector": dataclasses.asdict(DetectorConfig()),
+                           "detector": dataclasses.asdict(DetectorConfig(**args.detector)),
                            "baselines": dataclasses.asdict(baselines.BaselineConfig())},
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
               "date": time.strftime("%Y-%m-%d %H:%M:%S")}
