@@ -1,16 +1,18 @@
 """How the cost of click-log generation + ingestion grows with size, on a multi-process engine.
 
 First a start-up probe of --probe-rows (default 1,000) rows, then each size N (rows) of 1e5, 3e5,
-1e6, 3e6, 1e7 up to --max-rows (default 1e6: 10 minutes on 2 cores at load ~5, up to 20 at load
-~11; 3e6 adds 7-20 minutes and ~9 GB of coordinator memory; 1e7 would need ~27 GB, more than a
-24 GB machine has, because the DirectRunner's coordinator holds the data between stages). Each
-size runs two measured jobs, each in its own child process, on the DirectRunner with
-`--direct_running_mode=multi_processing --direct_num_workers=2`:
+1e6, 3e6, 1e7 up to --max-rows (default 1e6: about 3 minutes on 2 cores; --max-rows 1e7: 20
+minutes, 2.5 GB at most). Each size runs two measured jobs, each in its own child process, on
+the DirectRunner with `--direct_running_mode=multi_processing --direct_num_workers=2`:
   generate  GenerateClickLogs(ClickGeneratorConfig(rows=N, shards=S, seed=0)) -> Parquet shards,
             S = max(4, ceil(N / 250,000)) so that no shard (generated whole in one worker's
             memory) holds more than 250,000 rows
-  ingest    IngestClickLogs(shards, ClickLogIngestConfig()) -> per-query tf.Example TFRecords
-            per split, dead letters and summary.json
+  ingest    IngestClickLogs(shards, ClickLogIngestConfig(grouping=G)) -> per-query tf.Example
+            TFRecords per split, dead letters and summary.json. G = --grouping: "contiguous"
+            (default; the generator writes each impression's rows together, so every file is
+            grouped as it is read, with no shuffle: memory flat) or "shuffle" (a CombinePerKey,
+            which the DirectRunner's coordinator holds in memory: ~2.7 GB more per 1e6 rows,
+            so 1e7 rows would need ~27 GB)
 then the parent checks the ingestion's summary.json: all N rows read, none rejected, no
 document cut, and as many lists as the generator made impressions; a mismatch stops the run
 before any figure is printed or written.
@@ -132,7 +134,7 @@ def _ingest(spec: dict) -> dict:
     start = time.perf_counter()
     with _engine_options(spec) as options, beam.Pipeline(
             options=PipelineOptions(options)) as pipeline:
-        _ = pipeline | IngestClickLogs(files, ClickLogIngestConfig(),
+        _ = pipeline | IngestClickLogs(files, ClickLogIngestConfig(grouping=spec["grouping"]),
                                        os.path.join(out, "examples"), os.path.join(out, "dead"))
     return {"seconds": time.perf_counter() - start}
 
@@ -268,7 +270,8 @@ def _run_size(rows: int, args, work: str, probe: bool = False) -> list[dict]:
     base = os.path.join(work, f"n{rows}")
     shards = shards_for(rows)
     spec = {"rows": rows, "shards": shards, "logs": os.path.join(base, "logs"),
-            "out": os.path.join(base, "ingest"), "engine": args.engine}
+            "out": os.path.join(base, "ingest"), "engine": args.engine,
+            "grouping": args.grouping}
     records = []
     for job in JOBS:
         folder = os.path.join(base, job)
@@ -462,6 +465,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=float, default=7200, help="seconds one job may run")
     parser.add_argument("--workdir", default=None,
                         help="keep data, outputs and logs here (default: a temporary folder)")
+    parser.add_argument("--grouping", choices=("contiguous", "shuffle"), default="contiguous",
+                        help="how ingestion groups a query's rows: 'contiguous' (default; the "
+                             "generator writes each impression's rows together, so each file is "
+                             "grouped as it is read, with no shuffle) or 'shuffle' (a Beam "
+                             "CombinePerKey, held in the DirectRunner's memory)")
     parser.add_argument("--engine", choices=ENGINES, default="direct",
                         help="direct: DirectRunner multi-processing (default); dask: the fixed "
                              "DaskRunner on a LocalCluster of the same number of workers")
@@ -510,7 +518,7 @@ def main(argv: list[str] | None = None) -> None:
     engine = ({"runner": "DirectRunner", "options": ENGINE} if args.engine == "direct" else
               {"runner": DASK_RUNNER, "cluster": f"dask.distributed LocalCluster, {WORKERS} "
                                                  f"worker processes x 1 thread"})
-    report = {"machine": machine, "engine": engine,
+    report = {"machine": machine, "engine": engine, "grouping": args.grouping,
               "sizes": sizes, "probe_rows": args.probe_rows, "max_shard_rows": MAX_SHARD_ROWS,
               "results": records,
               "fits": fits, "extrapolation": extrapolation,

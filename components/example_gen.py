@@ -66,19 +66,23 @@ def ClickLogExampleGen(
     seed: Parameter[int] = 0,
     max_rejected_fraction: Parameter[float] = 0.01,
     split_patterns: Parameter[str] = "",
+    grouping: Parameter[str] = "shuffle",
     beam_pipeline: BeamPipeline = None,
 ) -> None:
     """Click logs (Parquet, CSV, TFRecord, LETOR) to one tf.Example per query list.
 
     Splits are by hashing the query id, unless `split_patterns` ("train=F;eval=G[;test=H]")
-    names the files of each split (input_pattern is then ignored).
+    names the files of each split (input_pattern is then ignored). `grouping` "contiguous"
+    groups each file while reading it, with no shuffle, for logs whose query lists are
+    consecutive in one file (cuttingedge.components.clicklog.ingest).
     """
     split_files, files = _split_files(split_patterns)
     config = ClickLogIngestConfig(
         input_format=input_format, columns=ClickLogColumns(max_label=max_label),
         max_list_size=max_list_size, cap_strategy=cap_strategy,
         splits=SplitConfig.parse(splits), seed=seed,
-        max_rejected_fraction=max_rejected_fraction, split_files=split_files)
+        max_rejected_fraction=max_rejected_fraction, split_files=split_files,
+        grouping=grouping)
     files = files or match_files(input_pattern)
     with beam_pipeline as pipeline:
         _ = pipeline | "IngestClickLogs" >> IngestClickLogs(files, config, examples.uri,

@@ -119,6 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="fail above this fraction of rejected records (default 0.01)")
     ingest.add_argument("--max-list-size", type=_positive_int, default=200,
                         help="click logs: most documents kept per query (default 200)")
+    ingest.add_argument("--grouping", choices=["shuffle", "contiguous"], default="shuffle",
+                        help="click logs: 'shuffle' groups a query's rows wherever they are "
+                             "(default); 'contiguous' groups each file as it is read, with no "
+                             "shuffle, when every query's rows are consecutive in one file "
+                             "(impression logs): linear time, memory flat in the log's size")
     _add_output(ingest)
     ingest.set_defaults(handler=_ingest)
 
@@ -156,6 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
                               "query-document overlap feature only (default), or learned "
                               "token embeddings plus the overlap feature (for large logs "
                               "whose words carry meaning beyond exact matches)")
+    ranking.add_argument("--grouping", choices=["shuffle", "contiguous"], default="shuffle",
+                         help="click logs: 'shuffle' groups a query's rows wherever they are "
+                             "(default); 'contiguous' groups each file as it is read, with no "
+                             "shuffle, when every query's rows are consecutive in one file "
+                             "(impression logs): linear time, memory flat in the log's size")
     _add_output(ranking)
     ranking.set_defaults(handler=_run_ranking)
 
@@ -368,6 +378,15 @@ def build_parser() -> argparse.ArgumentParser:
                           help="the pipeline's data (ranking: training files; logos: icons "
                                "folder or manifest; anomaly: series glob), a URI or absolute "
                                "path the pods read (default: the bundled sample in the image)")
+    kubeflow.add_argument("--schema", choices=["letor", "clicklog"], default="letor",
+                          help="ranking only: 'clicklog' for click logs (position-biased "
+                               "click labels: position tower, inverse-propensity evaluation), "
+                               "'letor' for judged relevance (default)")
+    kubeflow.add_argument("--grouping", choices=["shuffle", "contiguous"], default="shuffle",
+                          help="ranking only: " + "click logs: 'shuffle' groups a query's rows wherever they are "
+                             "(default); 'contiguous' groups each file as it is read, with no "
+                             "shuffle, when every query's rows are consecutive in one file "
+                             "(impression logs): linear time, memory flat in the log's size")
     kubeflow.add_argument("--image-site-packages", metavar="DIR",
                           default="/usr/local/lib/python3.10/site-packages",
                           help="site-packages of the image, where the bundled samples are read "
@@ -409,7 +428,7 @@ def _ingest(args, extra) -> int:
     config = ingestion.IngestionConfig(
         kind=args.kind, input=args.input, layout=RunLayout(args.output),
         max_rejected_fraction=args.max_rejected_fraction, max_list_size=args.max_list_size,
-        beam_args=_beam_args(extra))
+        grouping=args.grouping, beam_args=_beam_args(extra))
     from cuttingedge.components.inputs import match_files
 
     if args.kind != "images":
@@ -433,7 +452,7 @@ def _run_ranking(args, extra) -> int:
             schema=args.schema, epochs=args.epochs, tune_trials=args.tune_trials,
             num_trees=args.trees, beam_args=_beam_args(extra),
             position_bias={"auto": None, "on": True, "off": False}[args.position_bias],
-            text_embeddings=args.text == "embeddings")
+            text_embeddings=args.text == "embeddings", grouping=args.grouping)
     else:
         from cuttingedge.pipelines.demo import ranking_sample_config
 
@@ -594,7 +613,8 @@ def _compile_kubeflow(args, extra) -> int:
         spec = kubeflow.compile_pipeline(
             args.pipeline, args.output, image=args.image, pipeline_root=args.pipeline_root,
             beam_args=_beam_args(extra), input_path=args.input,
-            image_site_packages=args.image_site_packages)
+            image_site_packages=args.image_site_packages, ranking_schema=args.schema,
+            grouping=args.grouping)
     except kubeflow.KubeflowUnavailable as err:
         raise UsageError(str(err)) from None
     tasks = spec["pipelineSpec"]["root"]["dag"]["tasks"]

@@ -29,6 +29,8 @@ class IngestionConfig:
       layout: the output root.
       max_rejected_fraction: the run fails above this fraction of rejected records.
       max_list_size: click logs only: most documents kept per query.
+      grouping: click logs only: "shuffle" (rows of a query anywhere) or "contiguous" (each
+        query's rows consecutive in one file: no shuffle, memory flat in the log's size).
       beam_args: Beam pipeline options, passed through unchanged (e.g. --runner=...).
     """
 
@@ -37,6 +39,7 @@ class IngestionConfig:
     layout: RunLayout = RunLayout()
     max_rejected_fraction: float = 0.01
     max_list_size: int = 200
+    grouping: str = "shuffle"
     beam_args: tuple[str, ...] = ("--direct_running_mode=in_memory",)
 
     def __post_init__(self):
@@ -53,7 +56,8 @@ def _example_gen(config: IngestionConfig):
     if config.kind in ("clicks", "letor"):
         return ClickLogExampleGen(input_pattern=config.input,
                                   max_list_size=config.max_list_size,
-                                  max_rejected_fraction=config.max_rejected_fraction)
+                                  max_rejected_fraction=config.max_rejected_fraction,
+                                  grouping=config.grouping)
     if config.kind == "images":
         return ImageExampleGen(input_path=config.input,
                                max_rejected_fraction=config.max_rejected_fraction)

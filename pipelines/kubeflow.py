@@ -74,15 +74,21 @@ def image_sample_path(local_path: str, image_site_packages: str) -> str:
 
 def build_pipeline(name: str, layout: RunLayout, beam_args: tuple[str, ...],
                    input_path: str = "",
-                   image_site_packages: str = DEFAULT_IMAGE_SITE_PACKAGES):
-    """The TFX pipeline `name` on `layout`, reading `input_path` (default: bundled sample)."""
+                   image_site_packages: str = DEFAULT_IMAGE_SITE_PACKAGES,
+                   ranking_schema: str = "letor", grouping: str = "shuffle"):
+    """The TFX pipeline `name` on `layout`, reading `input_path` (default: bundled sample).
+
+    `ranking_schema` ("letor" or "clicklog") and `grouping` ("shuffle" or "contiguous")
+    apply to the ranking pipeline (pipelines.ranking.RankingConfig).
+    """
     if name == "ranking":
         from cuttingedge.pipelines import ranking
         from cuttingedge.pipelines.demo import ranking_sample_config
 
         config = ranking_sample_config(layout, beam_args)
         train = input_path or image_sample_path(config.train, image_site_packages)
-        return ranking.create_pipeline(dataclasses.replace(config, train=train))
+        return ranking.create_pipeline(dataclasses.replace(
+            config, train=train, schema=ranking_schema, grouping=grouping))
     if name == "logos":
         from cuttingedge.pipelines import logos
         from cuttingedge.pipelines.demo import logos_config, sample_path
@@ -110,7 +116,8 @@ def build_pipeline(name: str, layout: RunLayout, beam_args: tuple[str, ...],
 def compile_pipeline(name: str, output_file: str, image: str = DEFAULT_IMAGE,
                      pipeline_root: str = "", beam_args: tuple[str, ...] = (),
                      input_path: str = "",
-                     image_site_packages: str = DEFAULT_IMAGE_SITE_PACKAGES) -> dict:
+                     image_site_packages: str = DEFAULT_IMAGE_SITE_PACKAGES,
+                     ranking_schema: str = "letor", grouping: str = "shuffle") -> dict:
     """Compiles pipeline `name` into `output_file` and returns the written PipelineJob dict.
 
     Args:
@@ -123,6 +130,8 @@ def compile_pipeline(name: str, output_file: str, image: str = DEFAULT_IMAGE,
       beam_args: Beam options of every Beam-based executor (beam_pipeline_args).
       input_path: the pipeline's data input (a path the pods read); default: the bundled
         sample, as installed in the image under `image_site_packages`.
+      ranking_schema, grouping: the ranking pipeline's schema ("letor" or "clicklog") and
+        click-log grouping ("shuffle" or "contiguous"); see `build_pipeline`.
     """
     if name not in PIPELINES:
         raise ValueError(f"Unknown pipeline {name!r}. Expected one of: {', '.join(PIPELINES)}.")
@@ -147,7 +156,7 @@ def compile_pipeline(name: str, output_file: str, image: str = DEFAULT_IMAGE,
     with tempfile.TemporaryDirectory(prefix="cuttingedge-kfp-") as scratch:
         layout = KubeflowLayout(pipeline_root, scratch=scratch)
         pipeline = build_pipeline(name, layout, tuple(beam_args), input_path,
-                                  image_site_packages)
+                                  image_site_packages, ranking_schema, grouping)
         # KFP provides ML Metadata; the runner ignores this config, and dropping it keeps the
         # local SQLite path out of anything that reads the pipeline object.
         pipeline.metadata_connection_config = None

@@ -43,6 +43,8 @@ class RankingConfig:
         embeddings only tie it: learned from clicks, they fit click noise
         (benchmarks/text_and_trees.py). Embeddings pay off when words carry meaning beyond
         exact matches and the log is large enough to learn it.
+      grouping: how ClickLogExampleGen groups a query's rows: "shuffle" (anywhere) or
+        "contiguous" (consecutive in one file, as impression logs are written: no shuffle).
     """
 
     train: str
@@ -57,6 +59,7 @@ class RankingConfig:
     num_trees: int = 300
     position_bias: bool | None = None
     text_embeddings: bool = False
+    grouping: str = "shuffle"
     max_list_size: int = 200
     beam_args: tuple[str, ...] = ("--direct_running_mode=in_memory",)
 
@@ -83,7 +86,8 @@ def create_pipeline(config: RankingConfig) -> tfx.dsl.Pipeline:
     """Builds the ranking pipeline from `config`."""
     example_gen = ClickLogExampleGen(input_pattern=config.train,
                                      split_patterns=config.split_patterns,
-                                     max_list_size=config.max_list_size)
+                                     max_list_size=config.max_list_size,
+                                     grouping=config.grouping)
     examples = example_gen.outputs["examples"]
     validation = add_validation(examples, config.schema, infer_unlisted=config.schema == "letor")
     schema = validation[1].outputs["schema"]

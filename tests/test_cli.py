@@ -66,3 +66,25 @@ def test_run_ranking_text_option_reaches_the_trainer(tmp_path, monkeypatch, flag
     custom = trainer.exec_properties["custom_config"]
     custom = json.loads(custom) if isinstance(custom, str) else custom
     assert custom["use_text"] is embeddings
+
+
+FLINK = ("--runner=FlinkRunner", "--flink_master=flink-jobmanager:8081", "--parallelism=64",
+         "--environment_type=EXTERNAL", "--environment_config=localhost:50000")
+
+
+def test_ingest_clicks_grouping_and_beam_options_reach_the_pipeline(tmp_path, monkeypatch):
+    from cuttingedge.pipelines import cli, runner
+
+    built = []
+    monkeypatch.setattr(runner, "run_pipeline", built.append)  # build, do not run
+    monkeypatch.setattr(cli, "_print_outputs", lambda *args: None)
+    log = tmp_path / "log.csv"
+    log.write_text("query_id,position,label\nq,1,1\n")
+    assert cli.main(["ingest", "clicks", "--input", str(log), "--grouping", "contiguous",
+                     "--output", str(tmp_path / "runs"), "--", *FLINK]) == 0
+    (pipeline,) = built
+    example_gen = next(c for c in pipeline.components if "ExampleGen" in c.id)
+    assert example_gen.exec_properties["grouping"] == "contiguous"
+    assert tuple(pipeline.beam_pipeline_args) == FLINK  # passed through unchanged
+    with pytest.raises(SystemExit):
+        cli.main(["ingest", "clicks", "--input", str(log), "--grouping", "sorted"])

@@ -10,6 +10,18 @@ A query's list is capped at `max_list_size` documents inside a combiner, so a he
 with millions of candidates never sits in one worker's memory: each combiner keeps at most
 `max_list_size` rows (the first by display position, or a deterministic hash sample), and
 the number cut is counted and stored in the record (`candidates` - `list_size`).
+
+Grouping ("grouping" in ClickLogIngestConfig):
+  shuffle     (default) rows of a query may be anywhere in any file: a Beam shuffle
+              (CombinePerKey) groups them. On a distributed runner the shuffle spills to
+              disk; the DirectRunner holds it in memory, so its memory grows with the log.
+  contiguous  each query's rows are consecutive in one file, as impression logs are
+              written (one query id per impression, its documents together): every file
+              is grouped as it is read (ReadQueryLists), with no shuffle, so time grows
+              linearly and memory stays flat on any runner. Feature names come from a
+              first, streaming read of every file. A query id that reappears after another
+              query in the same file stops the run with an error naming the file, row and
+              query; a query id split across files is not merged (two lists).
 """
 
 from __future__ import annotations
@@ -29,6 +41,7 @@ from cuttingedge.components.clicklog.record import to_click_row
 from cuttingedge.components.split import SplitConfig
 
 CAP_STRATEGIES = ("position", "sample")
+GROUPINGS = ("shuffle", "contiguous")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +57,8 @@ class ClickLogIngestConfig:
       splits: split names and weights; queries are assigned by hashing the query id.
       seed: seed of the "sample" strategy.
       max_rejected_fraction: the run fails when more than this fraction of rows is rejected.
+      split_files: (file, split name) pairs: a file's rows go to that split.
+      grouping: "shuffle" or "contiguous" (module docstring).
     """
 
     input_format: str = "auto"
@@ -54,6 +69,7 @@ class ClickLogIngestConfig:
     seed: int = 0
     max_rejected_fraction: float = 0.01
     split_files: tuple[tuple[str, str], ...] = ()
+    grouping: str = "shuffle"
 
     def split_of(self, source: str, query_id: str) -> int:
         """Split index of a query: by hashing its id, or by the file it came from.
@@ -77,6 +93,9 @@ class ClickLogIngestConfig:
                              f"one of {list(formats.FORMATS)}.")
         if self.max_list_size < 1:
             raise ValueError(f"max_list_size must be >= 1. Received: {self.max_list_size}")
+        if self.grouping not in GROUPINGS:
+            raise ValueError(f"Unknown grouping {self.grouping!r}. Expected one of "
+                             f"{list(GROUPINGS)}.")
         if self.cap_strategy not in CAP_STRATEGIES:
             raise ValueError(f"Unknown cap_strategy {self.cap_strategy!r}. Expected one of "
                              f"{list(CAP_STRATEGIES)}.")
@@ -208,6 +227,103 @@ class GroupClicksByQuery(beam.PTransform):
                     lambda key, out: QueryList(key[1], out[1], out[0], key[0])))
 
 
+class NotContiguousError(ValueError):
+    """A query's rows are not consecutive in its file (grouping="contiguous")."""
+
+
+def _parser(columns: ClickLogColumns):
+    """raw row -> its ClickRow, or a TaggedOutput of the deadletter.Rejected record."""
+    parse = _ParseRow(columns).process
+    return lambda raw: next(iter(parse(raw)))
+
+
+class _ReadQueryLists(beam.DoFn):
+    """Reads one file whose query lists are contiguous: QueryLists, rejected rows, counts."""
+
+    COUNTS = "counts"
+
+    def __init__(self, config: ClickLogIngestConfig):
+        self._config = config
+
+    def process(self, path: str):
+        config = self._config
+        combine = KeepBoundedList(config.max_list_size, config.cap_strategy, config.seed)
+        parse = _parser(config.columns)
+        finished, current, accumulator, first, read = set(), None, None, None, 0
+
+        def finish():
+            seen, rows = combine.extract_output(accumulator)
+            return QueryList(current, rows, seen, config.split_of(first.source, current))
+
+        for raw in formats.read_rows(path, config.input_format):
+            read += 1
+            out = parse(raw)
+            if isinstance(out, beam.pvalue.TaggedOutput):
+                yield out
+                continue
+            if out.query_id != current:
+                if current is not None:
+                    yield finish()
+                    finished.add(current)
+                if out.query_id in finished:
+                    raise NotContiguousError(
+                        f"{path}, row {out.row}: query id {out.query_id!r} appears again after "
+                        f"other queries, so its rows are not consecutive in the file. Ingest "
+                        f"this log with grouping='shuffle' (--grouping shuffle), which groups "
+                        f"rows wherever they are.")
+                current, accumulator, first = out.query_id, combine.create_accumulator(), out
+            accumulator = combine.add_input(accumulator, out)
+        if current is not None:
+            yield finish()
+        yield beam.pvalue.TaggedOutput(self.COUNTS, deadletter.count("read", read))
+
+
+def _names_in_file(path: str, config: ClickLogIngestConfig):
+    """("feature" | "auxiliary", name) for every name on a valid row of the file (streamed)."""
+    features, auxiliary, parse = set(), set(), _parser(config.columns)
+    for raw in formats.read_rows(path, config.input_format):
+        out = parse(raw)
+        if not isinstance(out, beam.pvalue.TaggedOutput):
+            features.update(out.features)
+            auxiliary.update(out.auxiliary)
+    return [("feature", n) for n in features] + [("auxiliary", n) for n in auxiliary]
+
+
+class ReadQueryLists(beam.PTransform):
+    """files -> (QueryLists, rejected rows, ("read", n) counts, feature names, auxiliary
+    names) for logs whose query lists are contiguous in their files: no shuffle."""
+
+    def __init__(self, files: list[str], config: ClickLogIngestConfig):
+        super().__init__()
+        self._files, self._config = list(files), config
+
+    def expand(self, pbegin):
+        config = self._config
+        files = (pbegin
+                 | "Files" >> beam.Create(self._files)
+                 | "Spread" >> beam.Reshuffle())
+        read = files | "GroupWhileReading" >> beam.ParDo(_ReadQueryLists(config)).with_outputs(
+            _ParseRow.REJECTED, _ReadQueryLists.COUNTS, main="lists")
+        # Its own Create: the names are a side input of the stage that reads the lists, and
+        # sharing `files` would put the scan in that stage, so the lists would wait for the
+        # names in the runner's memory instead of flowing straight to the writers.
+        names = (pbegin
+                 | "FilesToScan" >> beam.Create(self._files)
+                 | "SpreadScan" >> beam.Reshuffle()
+                 | "ScanNames" >> beam.FlatMap(_names_in_file, config))
+
+        def sorted_names(kind):
+            return (names
+                    | f"Only[{kind}]" >> beam.Filter(lambda pair: pair[0] == kind)
+                    | f"Name[{kind}]" >> beam.Map(lambda pair: pair[1])
+                    | f"Distinct[{kind}]" >> beam.Distinct()
+                    | f"ToList[{kind}]" >> beam.combiners.ToList()
+                    | f"Sorted[{kind}]" >> beam.Map(sorted))
+
+        return (read.lists, read[_ParseRow.REJECTED], read[_ReadQueryLists.COUNTS],
+                sorted_names("feature"), sorted_names("auxiliary"))
+
+
 def query_list_to_example(query: QueryList, feature_names: Iterable[str],
                           auxiliary_names: Iterable[str] = ()):
     """Serialises a QueryList as one tf.Example with a value per document in each list feature.
@@ -263,22 +379,12 @@ class IngestClickLogs(beam.PTransform):
 
     def expand(self, pbegin):
         config = self._config
-        raw = pbegin | "Read" >> ReadClickLogFiles(self._files, config.input_format)
-        rows, rejected = raw | "Parse" >> ParseClickRows(config.columns)
+        if config.grouping == "contiguous":
+            lists, rejected, read_counts, names, aux = pbegin | "ReadLists" >> ReadQueryLists(
+                self._files, config)
+        else:
+            lists, rejected, read_counts, names, aux = self._shuffle(pbegin)
         _ = rejected | "WriteDeadLetter" >> deadletter.WriteDeadLetter(self._dead_letter_dir)
-
-        names = (rows
-                 | "FeatureNames" >> beam.FlatMap(lambda r: list(r.features))
-                 | "DistinctNames" >> beam.Distinct()
-                 | "SortNames" >> beam.combiners.ToList()
-                 | "Sorted" >> beam.Map(sorted))
-        aux = (rows
-               | "AuxNames" >> beam.FlatMap(lambda r: list(r.auxiliary))
-               | "DistinctAux" >> beam.Distinct()
-               | "SortAux" >> beam.combiners.ToList()
-               | "SortedAux" >> beam.Map(sorted))
-        lists = rows | "Group" >> GroupClicksByQuery(config.max_list_size, config.cap_strategy,
-                                                     config.seed, config.split_of)
         splits = config.splits
 
         def to_split_example(query, feature_names, auxiliary_names):
@@ -296,7 +402,7 @@ class IngestClickLogs(beam.PTransform):
                      file_name_suffix=".gz"))
 
         counts = (
-            (raw | "CountRead" >> beam.Map(lambda _: deadletter.count("read")))
+            read_counts
             , (rejected | "CountRejected" >> beam.Map(lambda _: deadletter.count("rejected")))
             , (lists | "CountCut" >> beam.Map(
                 lambda q: deadletter.count("documents_cut", q.candidates - len(q.rows))))
@@ -307,3 +413,23 @@ class IngestClickLogs(beam.PTransform):
         defaults.update({f"lists_{name}": 0 for name in splits.names})
         _ = counts | "Summary" >> deadletter.WriteSummary(self._dead_letter_dir, defaults)
         return lists
+
+    def _shuffle(self, pbegin):
+        """Rows grouped by a shuffle: (lists, rejected, read counts, names, auxiliary names)."""
+        config = self._config
+        raw = pbegin | "Read" >> ReadClickLogFiles(self._files, config.input_format)
+        rows, rejected = raw | "Parse" >> ParseClickRows(config.columns)
+        names = (rows
+                 | "FeatureNames" >> beam.FlatMap(lambda r: list(r.features))
+                 | "DistinctNames" >> beam.Distinct()
+                 | "SortNames" >> beam.combiners.ToList()
+                 | "Sorted" >> beam.Map(sorted))
+        aux = (rows
+               | "AuxNames" >> beam.FlatMap(lambda r: list(r.auxiliary))
+               | "DistinctAux" >> beam.Distinct()
+               | "SortAux" >> beam.combiners.ToList()
+               | "SortedAux" >> beam.Map(sorted))
+        lists = rows | "Group" >> GroupClicksByQuery(config.max_list_size, config.cap_strategy,
+                                                     config.seed, config.split_of)
+        read_counts = raw | "CountRead" >> beam.Map(lambda _: deadletter.count("read"))
+        return lists, rejected, read_counts, names, aux

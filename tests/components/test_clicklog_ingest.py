@@ -4,6 +4,7 @@ import os
 
 import apache_beam as beam
 import pyarrow as pa
+import pytest
 import pyarrow.parquet as pq
 import tensorflow as tf
 from apache_beam.testing.test_pipeline import TestPipeline
@@ -67,7 +68,8 @@ def _read_split(examples_dir, split):
     return [tf.train.Example.FromString(r.numpy()) for r in records]
 
 
-def test_ingest_click_logs_writes_splits_dead_letters_and_summary(tmp_path):
+@pytest.mark.parametrize("grouping", ingest.GROUPINGS)
+def test_ingest_click_logs_writes_splits_dead_letters_and_summary(tmp_path, grouping):
     table = pa.table({
         "query_id": ["q1", "q1", "q1", "q2", "q2", "q3"],
         "query_text": ["red shoes"] * 3 + ["blue hat"] * 2 + ["x"],
@@ -78,7 +80,7 @@ def test_ingest_click_logs_writes_splits_dead_letters_and_summary(tmp_path):
         "bm25": [0.3, 0.1, 0.2, 0.9, 0.8, 0.7],
     })
     pq.write_table(table, tmp_path / "log.parquet")
-    config = ingest.ClickLogIngestConfig(max_list_size=2)
+    config = ingest.ClickLogIngestConfig(max_list_size=2, grouping=grouping)
     out, dead = str(tmp_path / "examples"), str(tmp_path / "dead")
     with TestPipeline() as p:
         _ = p | ingest.IngestClickLogs([str(tmp_path / "log.parquet")], config, out, dead)
@@ -110,3 +112,64 @@ def test_split_assignment_is_stable_across_configs_with_same_weights():
     for i in range(5000):
         counts[config.index_of(f"q{i}")] += 1
     assert 3800 < counts[0] < 4200 and 380 < counts[1] < 620 and 380 < counts[2] < 620
+
+
+def _all_examples(examples_dir):
+    """{split: {query_id: {feature: values}}} (proto maps serialise in no fixed order)."""
+    def values(feature):
+        kind = feature.WhichOneof("kind")
+        return list(getattr(feature, kind).value) if kind else []
+
+    return {split: {e.features.feature["query_id"].bytes_list.value[0]:
+                    {name: values(f) for name, f in e.features.feature.items()}
+                    for e in _read_split(examples_dir, split)}
+            for split in ("train", "eval", "test")}
+
+
+def test_contiguous_grouping_writes_exactly_what_the_shuffle_writes(tmp_path):
+    """Generated logs keep each impression's rows together: grouping while reading (no
+    shuffle) gives the same records, dead letters and counts as the shuffle, bit for bit."""
+    from cuttingedge.components.clicklog.generate import ClickGeneratorConfig, generate_shard
+
+    generator = ClickGeneratorConfig(rows=1200, shards=3, num_queries=40)
+    files = []
+    for shard in range(generator.shards):
+        table = pa.table(generate_shard(generator, shard))
+        if shard == 1:  # one bad row in the middle of an impression: rejected, kept
+            rows = table.to_pylist()
+            rows[7]["label"] = 9.0
+            table = pa.Table.from_pylist(rows, schema=table.schema)
+        files.append(str(tmp_path / f"part-{shard}.parquet"))
+        pq.write_table(table, files[-1])
+    outputs = {}
+    for grouping in ingest.GROUPINGS:
+        config = ingest.ClickLogIngestConfig(max_list_size=6, grouping=grouping)
+        out, dead = str(tmp_path / grouping / "examples"), str(tmp_path / grouping / "dead")
+        with TestPipeline() as p:
+            _ = p | ingest.IngestClickLogs(files, config, out, dead)
+        (rejected,) = [json.loads(line) for f in glob.glob(f"{dead}/rejected-*.jsonl")
+                       for line in open(f)]
+        outputs[grouping] = (_all_examples(out), deadletter.read_summary(dead).counts,
+                             rejected)
+    shuffled, contiguous = outputs["shuffle"], outputs["contiguous"]
+    assert sum(len(v) for v in shuffled[0].values()) > 100
+    assert contiguous == shuffled
+    assert shuffled[1]["read"] == 1200 and shuffled[1]["rejected"] == 1
+    assert shuffled[1]["documents_cut"] > 0  # lists of 10 capped at 6
+
+
+def test_contiguous_grouping_names_the_query_whose_rows_are_scattered(tmp_path):
+    table = pa.table({"query_id": ["a", "a", "b", "a"], "position": [1, 2, 1, 3],
+                      "label": [1.0, 0.0, 0.0, 0.0], "bm25": [0.1, 0.2, 0.3, 0.4]})
+    pq.write_table(table, tmp_path / "log.parquet")
+    config = ingest.ClickLogIngestConfig(grouping="contiguous")
+    with pytest.raises(Exception, match=r"log.parquet, row 4: query id 'a' appears again.*"
+                                        r"grouping='shuffle'"):
+        with TestPipeline() as p:
+            _ = p | ingest.IngestClickLogs([str(tmp_path / "log.parquet")], config,
+                                           str(tmp_path / "examples"), str(tmp_path / "dead"))
+
+
+def test_unknown_grouping_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match=r"Unknown grouping 'sorted'.*'contiguous'"):
+        ingest.ClickLogIngestConfig(grouping="sorted")

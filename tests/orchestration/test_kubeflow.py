@@ -120,6 +120,33 @@ def test_input_goes_to_the_example_gen(tmp_path, name, parameter):
         kubeflow.DEFAULT_IMAGE
 
 
+FLINK = ("--runner=FlinkRunner", "--flink_master=flink-jobmanager:8081", "--parallelism=64",
+         "--environment_type=EXTERNAL", "--environment_config=localhost:50000")
+
+
+def test_a_click_log_ranking_run_compiles_with_its_schema_grouping_and_flink(tmp_path):
+    """The 1e9-row worked example (README "Scale-out"): click logs, contiguous grouping,
+    position tower on, Beam options for Flink passed through unchanged to every executor."""
+    output = tmp_path / "ranking.json"
+    result = _run("compile", "kubeflow", "ranking", "--pipeline-root", ROOT, "--output",
+                  str(output), "--input", "gs://data/clicks/*.parquet", "--schema", "clicklog",
+                  "--grouping", "contiguous", "--", *FLINK, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    spec = json.loads(output.read_text())
+    tasks = _tasks(spec)
+    (gen,) = [t for k, t in tasks.items() if k.endswith("ExampleGen")]
+    parameters = gen["inputs"]["parameters"]
+    assert parameters["grouping"]["runtimeValue"]["constantValue"] == {
+        "stringValue": "contiguous"}
+    assert parameters["input_pattern"]["runtimeValue"]["constantValue"] == {
+        "stringValue": "gs://data/clicks/*.parquet"}
+    custom = json.loads(tasks["Trainer"]["inputs"]["parameters"]["custom_config"][
+        "runtimeValue"]["constantValue"]["stringValue"])
+    assert custom["position_bias"] is True
+    for executor in spec["pipelineSpec"]["deploymentSpec"]["executors"].values():
+        assert executor["container"]["args"][-len(FLINK):] == list(FLINK)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(name="nope"), "Unknown pipeline 'nope'"),
     (dict(pipeline_root=""), "pipeline root must be"),

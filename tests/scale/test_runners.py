@@ -41,6 +41,7 @@ Run: .venv/bin/python -m pytest tests/scale -q   (about 2 minutes on 2 shared co
 from __future__ import annotations
 
 import csv
+import dataclasses
 import glob
 import json
 import logging
@@ -104,9 +105,9 @@ def _generate(options: list[str], out_dir: str) -> list[str]:
     return sorted(glob.glob(os.path.join(out_dir, "*.parquet")))
 
 
-def _ingest(options: list[str], files: list[str], out_dir: str) -> dict:
+def _ingest(options: list[str], files: list[str], out_dir: str, config=INGEST) -> dict:
     pipeline = beam.Pipeline(options=PipelineOptions(options))
-    _ = pipeline | IngestClickLogs(files, INGEST, os.path.join(out_dir, "examples"),
+    _ = pipeline | IngestClickLogs(files, config, os.path.join(out_dir, "examples"),
                                    os.path.join(out_dir, "dead"))
     _run(pipeline)
     return _outputs(out_dir)
@@ -232,6 +233,14 @@ def test_multi_processing_ingests_the_same_records(reference, work):
     _assert_same_outputs(got, reference["outputs"])
 
 
+def test_multi_processing_contiguous_grouping_ingests_the_same_records(reference, work):
+    """Grouping each file while reading it (no shuffle) on worker processes writes what the
+    in-process shuffle wrote: the generator keeps each impression's rows together."""
+    config = dataclasses.replace(INGEST, grouping="contiguous")
+    got = _ingest(MULTI, reference["files"], str(work / "multi_contiguous" / "ingest"), config)
+    _assert_same_outputs(got, reference["outputs"])
+
+
 # ---------------------------------------------------------------- Dask LocalCluster
 
 
@@ -311,6 +320,14 @@ def test_fixed_dask_runner_generates_the_same_log(reference, work, dask_address)
     files = _generate([f"--runner={FIXED_DASK_RUNNER}", f"--dask_client_address={dask_address}"],
                       str(work / "dask_fixed" / "logs"))
     _assert_same_tables(files, reference["logs"])
+
+
+def test_fixed_dask_runner_contiguous_grouping_ingests_the_same_records(reference, work,
+                                                                       dask_address):
+    config = dataclasses.replace(INGEST, grouping="contiguous")
+    got = _ingest([f"--runner={FIXED_DASK_RUNNER}", f"--dask_client_address={dask_address}"],
+                  reference["files"], str(work / "dask_fixed_contiguous"), config)
+    _assert_same_outputs(got, reference["outputs"])
 
 
 def test_fixed_dask_runner_ingests_the_same_records(reference, work, dask_address):
