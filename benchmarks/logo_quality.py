@@ -1,0 +1,161 @@
+"""Held-out quality of the default logo classifier against its training budget.
+
+Trains the small CNN at its default hyperparameters (the tuner's starting point) on fresh
+renders of the 150 bundled brands, exactly as the Trainer does (`trainer.prepare_kit`,
+`trainer.fit`: curriculum, cosine decay), then scores it on held-out renders it never saw
+(another seed, held-out photo backgrounds, harsher JPEG: `trainer.heldout_pool`). After every
+`--every` epochs it also scores the held-out renders, so one run gives the learning curve.
+ResNet50V2 (weights=None, same input) is built for its parameter count; `--baseline` also
+trains it with the same renders and epochs (several times slower).
+
+Writes benchmarks/results/logo_quality.json (curve, final top-1/top-5, parameters, seconds,
+images/s of training) and .png (held-out top-1 by epoch).
+
+    .venv/bin/python benchmarks/logo_quality.py [--size 32] [--epochs 30]
+        [--train-renders 4500] [--every 5] [--baseline]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import keras_tuner  # noqa: E402
+import numpy as np  # noqa: E402
+
+from cuttingedge.pipelines.demo import sample_path  # noqa: E402
+from cuttingedge.trainers.logos import kit, model, trainer  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class HeldOutCurve(keras.callbacks.Callback):
+    """Scores the held-out renders every `every` epochs (and after the last)."""
+
+    def __init__(self, images, labels, every: int, epochs: int):
+        super().__init__()
+        self.images, self.labels, self.every, self.epochs = images, labels, every, epochs
+        self.points: list[dict] = []
+        self.started = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        done = epoch + 1
+        if done % self.every and done != self.epochs:
+            return
+        top1, top5 = heldout_accuracy(self.model, self.images, self.labels)
+        self.points.append({"epoch": done, "heldout_top1": top1, "heldout_top5": top5,
+                            "train_accuracy": float((logs or {}).get("accuracy", np.nan)),
+                            "validation_accuracy": float((logs or {}).get("val_accuracy",
+                                                                          np.nan)),
+                            "seconds": time.monotonic() - self.started})
+        print(f"  epoch {done}: held-out top-1 {top1:.3f} top-5 {top5:.3f} "
+              f"(train {self.points[-1]['train_accuracy']:.3f})", flush=True)
+
+
+def heldout_accuracy(net: keras.Model, images: np.ndarray, labels: np.ndarray):
+    probabilities = net.predict(images, batch_size=256, verbose=0)
+    top5 = np.argsort(-probabilities, axis=1)[:, :5]
+    return (float(np.mean(top5[:, 0] == labels)),
+            float(np.mean((top5 == labels[:, None]).any(axis=1))))
+
+
+def train_and_score(net, data, options, heldout, every):
+    curve = HeldOutCurve(*heldout, every, options.epochs)
+    start = time.monotonic()
+    trainer.fit(net, data, options, callbacks=[curve])
+    seconds = time.monotonic() - start
+    top1, top5 = heldout_accuracy(net, *heldout)
+    return {"parameters": int(net.count_params()), "heldout_top1": top1, "heldout_top5": top5,
+            "train_seconds": seconds,
+            "train_images_per_second": options.epochs * options.steps_per_epoch *
+            options.batch_size / seconds, "curve": curve.points}
+
+
+def plot(results: dict, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 4))
+    for name in ("cnn", "resnet50v2"):
+        if name in results and "curve" in results[name]:
+            points = results[name]["curve"]
+            axis.plot([p["epoch"] for p in points], [p["heldout_top1"] for p in points], "o-",
+                      label=f"{name} ({results[name]['parameters'] / 1e6:.2f} M parameters)")
+    axis.axhline(0.95, color="grey", linestyle=":", label="95% bar")
+    axis.set_xlabel("epoch")
+    axis.set_ylabel("held-out top-1")
+    axis.set_ylim(0, 1)
+    axis.set_title(f"{results['config']['brands']} brands, {results['config']['size']} px, "
+                   f"{results['config']['train_renders']} renders per epoch")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", type=int, default=32, help="image size (px)")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--train-renders", type=int, default=4500, help="renders per epoch")
+    parser.add_argument("--heldout-renders", type=int, default=3000)
+    parser.add_argument("--every", type=int, default=5, help="epochs between held-out scores")
+    parser.add_argument("--baseline", action="store_true",
+                        help="also train ResNet50V2 on the same budget (slow)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=os.path.join(HERE, "results", "logo_quality.json"))
+    args = parser.parse_args(argv)
+    if min(args.size, args.epochs, args.train_renders, args.heldout_renders, args.every) < 1:
+        parser.error("--size, --epochs, --train-renders, --heldout-renders and --every must "
+                     "be >= 1")
+    keras.utils.set_random_seed(args.seed)
+    options = trainer.LogoOptions(image_size=args.size, train_renders=args.train_renders,
+                                  heldout_renders=args.heldout_renders, epochs=args.epochs,
+                                  seed=args.seed)
+    brand_kit = kit.kit_from_files(sample_path("logos", "manifest.csv"),
+                                   colours_csv=options.colours_csv)
+    classes = len(brand_kit.brands)
+    data = trainer.prepare_kit(brand_kit, options)
+    heldout = trainer.heldout_pool(brand_kit, options)
+    results = {"config": {"size": args.size, "epochs": args.epochs, "brands": classes,
+                          "train_renders": args.train_renders,
+                          "heldout_renders": args.heldout_renders, "seed": args.seed,
+                          "batch_size": options.batch_size, "cpus": os.cpu_count(),
+                          "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                              timespec="seconds")}}
+    print(f"small CNN, default hyperparameters: {args.epochs} epochs x "
+          f"{options.steps_per_epoch * options.batch_size} renders at {args.size} px", flush=True)
+    results["cnn"] = train_and_score(model.small_cnn(keras_tuner.HyperParameters(), args.size,
+                                                     classes), data, options, heldout,
+                                     args.every)
+    resnet = model.resnet_baseline(args.size, classes)
+    results["resnet50v2"] = {"parameters": int(resnet.count_params())}
+    if args.baseline:
+        print("ResNet50V2 baseline, same renders and epochs", flush=True)
+        results["resnet50v2"] = train_and_score(resnet, trainer.prepare_kit(brand_kit, options),
+                                                options, heldout, args.every)
+    results["parameter_ratio_cnn_to_resnet"] = (results["cnn"]["parameters"] /
+                                                results["resnet50v2"]["parameters"])
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as handle:
+        json.dump(results, handle, indent=1)
+    plot(results, os.path.splitext(args.out)[0] + ".png")
+    cnn = results["cnn"]
+    print(f"cnn: held-out top-1 {cnn['heldout_top1']:.3f}, top-5 {cnn['heldout_top5']:.3f}, "
+          f"{cnn['parameters']:,} parameters "
+          f"({results['parameter_ratio_cnn_to_resnet']:.3f} of ResNet50V2's), "
+          f"{cnn['train_seconds']:.0f} s, {cnn['train_images_per_second']:.0f} images/s")
+    print(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
