@@ -95,8 +95,8 @@ def EvaluateRankers(
     lists, neural_eval, trees_eval = scores["eval"]
     # Click labels are position-biased: weigh eval clicks by the inverse propensity the
     # neural ranker's position tower learned (None: plain labels, e.g. LETOR relevance).
-    ranker = fileio.read_json(fileio.join(neural.uri, "ranker.json"))
-    ips = evaluate.inverse_propensity_weights(lists, ranker.get("propensity"))
+    propensity = fileio.read_json(fileio.join(neural.uri, "ranker.json")).get("propensity")
+    ips = evaluate.inverse_propensity_weights(lists, propensity)
     weight, search = evaluate.choose_weight(neural_eval, trees_eval, lists, item_weights=ips)
     ndcg = {"neural": search["0.0"], "lambdamart": search["1.0"], "ensemble": search[str(weight)]}
     test_lists, neural_test, trees_test = scores["test"]
@@ -123,7 +123,7 @@ def EvaluateRankers(
         for w in evaluate.WEIGHTS}
     result = evaluate.Comparison(weight, candidate, ndcg, test, search, truth, curve,
                                  eval_weighting="inverse propensity" if ips is not None
-                                 else "none", propensity=ranker.get("propensity"))
+                                 else "none", propensity=propensity)
     versions = evaluate.pushed_versions(serving_dir) if serving_dir else []
     if versions:
         pushed = evaluate.served_scores(versions[-1], lists, names)

@@ -119,11 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="fail above this fraction of rejected records (default 0.01)")
     ingest.add_argument("--max-list-size", type=_positive_int, default=200,
                         help="click logs: most documents kept per query (default 200)")
-    ingest.add_argument("--grouping", choices=["shuffle", "contiguous"], default="shuffle",
-                        help="click logs: 'shuffle' groups a query's rows wherever they are "
-                             "(default); 'contiguous' groups each file as it is read, with no "
-                             "shuffle, when every query's rows are consecutive in one file "
-                             "(impression logs): linear time, memory flat in the log's size")
+    _add_grouping(ingest)
     _add_output(ingest)
     ingest.set_defaults(handler=_ingest)
 
@@ -161,11 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "query-document overlap feature only (default), or learned "
                               "token embeddings plus the overlap feature (for large logs "
                               "whose words carry meaning beyond exact matches)")
-    ranking.add_argument("--grouping", choices=["shuffle", "contiguous"], default="shuffle",
-                         help="click logs: 'shuffle' groups a query's rows wherever they are "
-                             "(default); 'contiguous' groups each file as it is read, with no "
-                             "shuffle, when every query's rows are consecutive in one file "
-                             "(impression logs): linear time, memory flat in the log's size")
+    _add_grouping(ranking)
     _add_output(ranking)
     ranking.set_defaults(handler=_run_ranking)
 
@@ -382,11 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="ranking only: 'clicklog' for click logs (position-biased "
                                "click labels: position tower, inverse-propensity evaluation), "
                                "'letor' for judged relevance (default)")
-    kubeflow.add_argument("--grouping", choices=["shuffle", "contiguous"], default="shuffle",
-                          help="ranking only: " + "click logs: 'shuffle' groups a query's rows wherever they are "
-                             "(default); 'contiguous' groups each file as it is read, with no "
-                             "shuffle, when every query's rows are consecutive in one file "
-                             "(impression logs): linear time, memory flat in the log's size")
+    _add_grouping(kubeflow, "ranking only: ")
     kubeflow.add_argument("--image-site-packages", metavar="DIR",
                           default="/usr/local/lib/python3.10/site-packages",
                           help="site-packages of the image, where the bundled samples are read "
@@ -394,6 +382,16 @@ def build_parser() -> argparse.ArgumentParser:
                                "in the python:3.10 images)")
     kubeflow.set_defaults(handler=_compile_kubeflow)
     return parser
+
+
+def _add_grouping(parser, scope: str = "") -> None:
+    """The click-log `--grouping` option (ClickLogIngestConfig.grouping)."""
+    parser.add_argument("--grouping", choices=["shuffle", "contiguous"], default="shuffle",
+                        help=scope + "click logs: 'shuffle' groups a query's rows wherever "
+                             "they are (default); 'contiguous' groups each file as it is read, "
+                             "with no shuffle, when every query's rows are consecutive in one "
+                             "file (impression logs): linear time, memory flat in the log's "
+                             "size")
 
 
 def _beam_args(extra: list[str]) -> tuple[str, ...]:
