@@ -92,6 +92,7 @@ def DetectAnomalies(
     horizon: Parameter[int] = 1,
     epochs: Parameter[int] = 40,
     false_alarm_rate: Parameter[float] = 1e-4,
+    alarm_gate: Parameter[str] = "none",
     tune_trials: Parameter[int] = 0,
     value_column: Parameter[str] = "value",
     max_alarm_fraction: Parameter[float] = 0.05,
@@ -108,7 +109,8 @@ def DetectAnomalies(
         raise ValueError(f"No sensor records under {examples.uri}. Expected Split-train, "
                          f"Split-eval and Split-test folders from SensorExampleGen.")
     config = DetectorConfig(step=step, window=window, horizon=horizon, epochs=epochs,
-                            seed=seed, false_alarm_rate=false_alarm_rate)
+                            seed=seed, false_alarm_rate=false_alarm_rate,
+                            alarm_gate=alarm_gate)
     values = {name: item.values for name, item in found.items()}
     splits = {name: (item.split_sizes.get("train", 0), item.split_sizes.get("eval", 0))
               for name, item in found.items()}

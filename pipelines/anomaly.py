@@ -21,6 +21,7 @@ from cuttingedge.components.example_gen import SensorExampleGen
 from cuttingedge.components.serving.components import InfraValidate, PushAtomically
 from cuttingedge.pipelines.layout import RunLayout
 from cuttingedge.pipelines.validation import add_validation
+from cuttingedge.trainers.anomaly.detector import ALARM_GATES
 from cuttingedge.trainers.probabilistic import LADDER
 
 NAME = "anomaly"
@@ -50,6 +51,8 @@ class AnomalyConfig:
       train_fraction: share of each series for training and calibration (NAB: 0.15).
       validation_fraction: share of that part used to calibrate (the eval split).
       false_alarm_rate: target alarms per normal point.
+      alarm_gate: "none", or "zscore": alarms also need the trailing z-score to agree
+        (`DetectorConfig.alarm_gate`).
       max_alarm_fraction: blessing limit on the share of later points above threshold.
       beam_args: Beam pipeline options.
     """
@@ -64,6 +67,7 @@ class AnomalyConfig:
     train_fraction: float = 0.15
     validation_fraction: float = 0.5
     false_alarm_rate: float = 1e-4
+    alarm_gate: str = "none"
     max_alarm_fraction: float = 0.05
     beam_args: tuple[str, ...] = ("--direct_running_mode=in_memory",)
 
@@ -76,6 +80,9 @@ class AnomalyConfig:
                              f"tune_trials >= 0. Received: window={self.window}, horizon="
                              f"{self.horizon}, epochs={self.epochs}, "
                              f"tune_trials={self.tune_trials}.")
+        if self.alarm_gate not in ALARM_GATES:
+            raise ValueError(f"Expected alarm_gate in {list(ALARM_GATES)}. Received: "
+                             f"alarm_gate={self.alarm_gate!r}.")
         for name in ("train_fraction", "validation_fraction"):
             if not 0.0 < getattr(self, name) < 1.0:
                 raise ValueError(f"Expected {name} in (0, 1). Received: "
@@ -103,7 +110,9 @@ def _add_ingestion(config: AnomalyConfig) -> list:
 
 def _add_detection(config: AnomalyConfig, examples, gate) -> list:
     detect = DetectAnomalies(examples=examples, step=config.step, window=config.window,
-                             horizon=config.horizon, epochs=config.epochs, false_alarm_rate=config.false_alarm_rate,
+                             horizon=config.horizon, epochs=config.epochs,
+                             false_alarm_rate=config.false_alarm_rate,
+                             alarm_gate=config.alarm_gate,
                              tune_trials=config.tune_trials,
                              max_alarm_fraction=config.max_alarm_fraction,
                              report_dir=config.layout.reports(NAME))

@@ -214,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "(default 0.15, NAB's probationary period)")
     anomaly.add_argument("--false-alarm-rate", type=_open_fraction, default=1e-4,
                          help="target alarms per normal point (default 1e-4)")
+    _add_alarm_gate(anomaly)
     _add_output(anomaly)
     anomaly.set_defaults(handler=_run_anomaly)
 
@@ -235,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--epochs", type=_positive_int, default=None)
     detect.add_argument("--false-alarm-rate", type=_open_fraction, default=None,
                         help="target alarms per normal point (default 1e-4)")
+    _add_alarm_gate(detect)
     detect.add_argument("--report", default=None, metavar="DIR",
                         help="also write the full report (Parquet, windows JSON, PNG) there")
     detect.add_argument("--extra-columns", action="store_true",
@@ -482,6 +484,16 @@ def _run_logos(args, extra) -> int:
     return 0
 
 
+def _add_alarm_gate(parser) -> None:
+    parser.add_argument(
+        "--alarm-gate", choices=("none", "zscore"), default="none",
+        help="zscore: raise an alarm only where the trailing z-score over the same window "
+             "also exceeds its own label-free threshold, so values that break the "
+             "series' dynamics but stay in its recent range (recurring spikes, levels it "
+             "keeps switching between) are not flagged; fewer false alarms, at most the "
+             "z-score's recall (default none)")
+
+
 def _run_anomaly(args, extra) -> int:
     from cuttingedge.pipelines import anomaly
     from cuttingedge.pipelines.layout import RunLayout
@@ -497,7 +509,8 @@ def _run_anomaly(args, extra) -> int:
     config = anomaly.AnomalyConfig(
         input_pattern=args.input, layout=RunLayout(args.output), epochs=args.epochs,
         tune_trials=args.tune_trials, train_fraction=args.train_fraction,
-        false_alarm_rate=args.false_alarm_rate, beam_args=_beam_args(extra), **chosen)
+        false_alarm_rate=args.false_alarm_rate, alarm_gate=args.alarm_gate,
+        beam_args=_beam_args(extra), **chosen)
     run_pipeline(anomaly.create_pipeline(config))
     _print_outputs(config.layout, [anomaly.NAME])
     return 0
@@ -512,7 +525,8 @@ def _detect(args, extra) -> int:
               if v is not None}
     summary = detect_file(args.input, args.output, train_fraction=args.train_fraction,
                           epochs=args.epochs, false_alarm_rate=args.false_alarm_rate,
-                          extra_columns=args.extra_columns, report_dir=args.report, **chosen)
+                          extra_columns=args.extra_columns, report_dir=args.report,
+                          alarm_gate=args.alarm_gate, **chosen)
     print(summary.line())
     return 0
 

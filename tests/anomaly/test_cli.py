@@ -74,11 +74,14 @@ def test_the_console_command_scores_a_file(odd_file, tmp_path):
     path, rows = odd_file
     out = tmp_path / "scores.csv"
     done = _cli("detect", "--input", str(path), "--output", str(out), "--train-fraction", "0.4",
-                "--window", "16", "--epochs", "2")
+                "--window", "16", "--epochs", "2", "--alarm-gate", "zscore", "--extra-columns")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "500 rows scored" in done.stdout and str(out) in done.stdout
     with open(out) as handle:
-        assert sum(1 for _ in handle) == len(rows) + 1
+        header = next(handle).strip().split(",")
+        assert sum(1 for _ in handle) == len(rows)
+    assert header[:4] == ["timestamp", "value", "score", "is_anomaly"]
+    assert "gate_open" in header  # the z-score gate was applied
 
 
 @pytest.mark.parametrize("args, message", [
@@ -87,6 +90,8 @@ def test_the_console_command_scores_a_file(odd_file, tmp_path):
      "must be in (0, 1)"),
     (("detect", "--input", "x.csv", "--output", "y.csv", "--model", "lstm"),
      "invalid choice: 'lstm'"),
+    (("detect", "--input", "x.csv", "--output", "y.csv", "--alarm-gate", "iforest"),
+     "invalid choice: 'iforest'"),
     (("run", "anomaly", "--input", "/no/such/*.csv"), "No input files match"),
     (("run", "anomaly", "--false-alarm-rate", "0"), "must be in (0, 1)"),
 ])

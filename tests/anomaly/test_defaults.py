@@ -13,10 +13,10 @@ def test_pipeline_component_and_detect_default_to_the_detectors_settings():
     library = DetectorConfig()
     pipeline = AnomalyConfig()
     names = ("step", "window", "horizon", "epochs", "false_alarm_rate", "train_fraction",
-             "validation_fraction")
+             "validation_fraction", "alarm_gate")
     assert {n: getattr(pipeline, n) for n in names} == {n: getattr(library, n) for n in names}
     component = inspect.signature(DetectAnomalies.test_call).parameters  # the @component body
-    for name in ("step", "window", "horizon", "epochs", "false_alarm_rate"):
+    for name in ("step", "window", "horizon", "epochs", "false_alarm_rate", "alarm_gate"):
         assert component[name].default == getattr(library, name), name
     detect = inspect.signature(detect_file).parameters
     assert (detect["model"].default, detect["window"].default,

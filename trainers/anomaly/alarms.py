@@ -54,6 +54,27 @@ def tail_surprise(y, mean, stddev) -> np.ndarray:
     return np.maximum(-(np.log(2.0) + special.log_ndtr(-u)), 0.0)
 
 
+def trailing_moments(values, window: int, floor: float, lag: int = 1):
+    """(mean, stddev) of the `window` values that end `lag` points before each point.
+
+    The trailing z-score's predictive Normal: population stddev (ddof 0), floored at
+    `floor`; the first points, with fewer than two values before them, take the first
+    full estimate (back-filled). Missing values (NaN) are skipped.
+
+    Example:
+        >>> mean, std = trailing_moments(np.array([0.0, 2.0, 4.0, 6.0]), 2, floor=0.1)
+        >>> mean.tolist(), std.tolist()
+        ([1.0, 1.0, 1.0, 3.0], [1.0, 1.0, 1.0, 1.0])
+    """
+    import pandas as pd
+
+    previous = pd.Series(np.asarray(values, np.float64)).shift(lag).rolling(window,
+                                                                           min_periods=2)
+    mean = previous.mean().bfill().to_numpy()
+    std = np.maximum(previous.std(ddof=0).bfill().fillna(floor).to_numpy(), floor)
+    return mean, std
+
+
 def normal_nll(y, mean, stddev) -> np.ndarray:
     """-log N(y; mean, stddev) per point.
 

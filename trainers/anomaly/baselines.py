@@ -100,13 +100,9 @@ class _AlarmSettings:
 
 def zscore_baseline(values, config: BaselineConfig = BaselineConfig()) -> ScoredSeries:
     """Trailing-window z-score: point i under N(mean, std of the `window` points before i)."""
-    import pandas as pd
-
     data = _series(values)
-    previous = pd.Series(data.values).shift(1).rolling(config.window, min_periods=2)
-    mean = previous.mean().bfill().to_numpy()
     floor = 1e-3 * max(1.0, float(np.abs(data.values).mean()))
-    std = np.maximum(previous.std(ddof=0).bfill().fillna(floor).to_numpy(), floor)
+    mean, std = alarms.trailing_moments(data.values, config.window, floor)
     moments = prob.PredictiveSummary(mean, std, std, np.zeros_like(std))
     return _finish(data, moments, config, min(config.window, len(data) - 1))
 

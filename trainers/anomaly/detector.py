@@ -26,6 +26,14 @@
    every point of the training part with a full window ("training", as the baselines
    do); `point_threshold` is the same for unsmoothed scores (the serving signature scores
    points one by one).
+6. With `alarm_gate="zscore"` an alarm also needs the trailing z-score of the same point
+   (the Normal of the mean and stddev of the `window` values the forecast reads) to exceed its
+   own threshold, calibrated label-free on the training part like the z-score baseline's:
+   a consensus of two detectors. The forecaster knows the series' short-term dynamics and
+   is surprised by a value that breaks them; the z-score knows only the recent range and
+   is surprised by a value outside it. A value that breaks the dynamics but stays within
+   the range the series has just visited (a recurring spike, a level the series keeps
+   switching between) then raises no alarm.
 
 `Detector.score(values)` returns, for every point: the predictive mean and stddev in the
 series' units, its aleatoric and epistemic parts, the tail surprise `point_score`, the
@@ -62,6 +70,7 @@ from cuttingedge.trainers.anomaly.series import (Series, SeriesTooShortError, ch
 DEFAULT_SERIES = "series"
 PREDICT_BATCH = 8192
 CALIBRATIONS = ("training", "held_out")
+ALARM_GATES = ("none", "zscore")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,6 +109,8 @@ class DetectorConfig:
         calibration: the scores the threshold is fitted on: "training", every scored point
             of the training part (fitting and held-out rows, as the baselines do), or
             "held_out", its held-out rows only.
+        alarm_gate: "none", or "zscore": an alarm also needs the trailing z-score over the
+            same window to exceed its own label-free threshold (module docstring, step 6).
         seed: seeds Keras, the ladder layers and the shuffling.
     """
 
@@ -127,12 +138,16 @@ class DetectorConfig:
     min_scale: float = 1e-2
     tail_fraction: float = 0.1
     calibration: str = "held_out"
+    alarm_gate: str = "none"
     seed: int = 0
 
     def __post_init__(self):
         if self.calibration not in CALIBRATIONS:
             raise ValueError(f"Expected calibration in {list(CALIBRATIONS)}. Received: "
                              f"calibration={self.calibration!r}.")
+        if self.alarm_gate not in ALARM_GATES:
+            raise ValueError(f"Expected alarm_gate in {list(ALARM_GATES)}. Received: "
+                             f"alarm_gate={self.alarm_gate!r}.")
         object.__setattr__(self, "step", prob.ladder.parse_step(self.step).value)
         object.__setattr__(self, "hidden_units", tuple(self.hidden_units))
         for name in ("window", "horizon", "epochs", "batch_size", "samples", "smoothing",
@@ -167,7 +182,11 @@ def span_of(config) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class SeriesScale:
-    """Per-series constants of a fitted detector (standardisation and thresholds)."""
+    """Per-series constants of a fitted detector (standardisation and thresholds).
+
+    `gate_threshold` and `gate_point_threshold` are the z-score gate's thresholds of its
+    smoothed and point scores (NaN without a gate); `gate_floor` floors its stddev.
+    """
 
     mean: float
     std: float
@@ -176,6 +195,9 @@ class SeriesScale:
     train_rows: int
     validation_rows: int
     validation_alarm_rate: float
+    gate_threshold: float = math.nan
+    gate_point_threshold: float = math.nan
+    gate_floor: float = math.nan
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,6 +215,8 @@ class ScoredSeries:
         is_anomaly: `exceeds` after the refractory suppression.
         threshold: the calibrated threshold of `score`.
         bar: the threshold in force at each point (>= threshold when adaptive).
+        gate_open: with a gate, True where the z-score gate lets an alarm through (its
+            smoothed score above its own bar); None without one.
     """
 
     mean: np.ndarray
@@ -207,6 +231,7 @@ class ScoredSeries:
     is_anomaly: np.ndarray
     threshold: float
     bar: np.ndarray
+    gate_open: np.ndarray | None = None
 
 
 def _as_series(values, name: str) -> Series:
@@ -350,7 +375,25 @@ class Detector:
         data = _as_series(values, series or DEFAULT_SERIES)
         moments = self.forecast(data, series)
         start = scale.train_rows if self.config.adaptive else None
-        return _alarms(data, moments, scale.threshold, self.config, adaptive_start=start)
+        gate = None
+        if self.config.alarm_gate == "zscore":
+            gate = alarms.smooth(gate_scores(data.values, self.config, scale),
+                                 self.config.smoothing)
+            if start is not None:
+                gate = gate > alarms.adaptive_thresholds(
+                    gate, start, scale.gate_threshold, self.config.false_alarm_rate,
+                    self.config.tail_fraction, self.config.smoothing)
+            else:
+                gate = gate > scale.gate_threshold
+        return _alarms(data, moments, scale.threshold, self.config, adaptive_start=start,
+                       gate_open=gate)
+
+
+def gate_scores(values: np.ndarray, config, scale: SeriesScale) -> np.ndarray:
+    """Tail surprise of every point under the trailing z-score of the forecast's window."""
+    mean, std = alarms.trailing_moments(values, config.window, scale.gate_floor,
+                                        lag=getattr(config, "horizon", 1))
+    return alarms.tail_surprise(values, mean, std)
 
 
 def _point_scores(values: np.ndarray, moments: prob.PredictiveSummary):
@@ -358,8 +401,11 @@ def _point_scores(values: np.ndarray, moments: prob.PredictiveSummary):
 
 
 def _alarms(data: Series, moments, threshold: float, config, point=None,
-            adaptive_start: int | None = None) -> ScoredSeries:
-    """Scores, thresholds and post-processes (config: window, smoothing, refractory)."""
+            adaptive_start: int | None = None, gate_open=None) -> ScoredSeries:
+    """Scores, thresholds and post-processes (config: window, smoothing, refractory).
+
+    `gate_open`: optional boolean per point; points where it is False never alarm.
+    """
     point = _point_scores(data.values, moments) if point is None else point
     score = alarms.smooth(point, config.smoothing)
     scored = np.arange(len(point)) >= span_of(config)
@@ -369,13 +415,15 @@ def _alarms(data: Series, moments, threshold: float, config, point=None,
                                          config.false_alarm_rate, config.tail_fraction,
                                          config.smoothing)
     exceeds = (score > bar) & scored & ~data.missing
+    if gate_open is not None:
+        exceeds &= gate_open
     return ScoredSeries(
         mean=moments.mean, stddev=moments.stddev, aleatoric=moments.aleatoric_stddev,
         epistemic=moments.epistemic_stddev, point_score=point, score=score,
         nll=alarms.normal_nll(data.values, moments.mean, moments.stddev), scored=scored,
         exceeds=exceeds, is_anomaly=alarms.suppress_repeats(exceeds, refractory_of(config,
                                                                                 len(point))),
-        threshold=float(threshold), bar=bar)
+        threshold=float(threshold), bar=bar, gate_open=gate_open)
 
 
 def refractory_of(config, rows: int) -> int:
@@ -549,5 +597,27 @@ def _calibrate(detector: Detector, series: Series, name: str, scale: SeriesScale
     point_threshold = alarms.calibrate_threshold(point[held_out], config.false_alarm_rate,
                                                  config.tail_fraction, 1)
     rate = float(np.mean(smoothed > threshold))
-    return dataclasses.replace(scale, threshold=threshold, point_threshold=point_threshold,
-                               validation_alarm_rate=rate)
+    scale = dataclasses.replace(scale, threshold=threshold, point_threshold=point_threshold,
+                                validation_alarm_rate=rate)
+    if config.alarm_gate == "zscore":
+        scale = _calibrate_gate(head.values, scale, config)
+    return scale
+
+
+def _calibrate_gate(values: np.ndarray, scale: SeriesScale,
+                    config: DetectorConfig) -> SeriesScale:
+    """The z-score gate's thresholds, on every full-window point of the training part.
+
+    Like the z-score baseline: the z-score has nothing to fit, so all of the training
+    part calibrates it. Its stddev floor is `scale_floor` * max(1, |training mean|).
+    """
+    scale = dataclasses.replace(scale, gate_floor=config.scale_floor * max(1.0,
+                                                                            abs(scale.mean)))
+    point = gate_scores(values, config, scale)
+    calibration = slice(min(span_of(config), len(values) - 1), len(values))
+    smoothed = alarms.smooth(point, config.smoothing)[calibration]
+    return dataclasses.replace(
+        scale, gate_threshold=alarms.calibrate_threshold(
+            smoothed, config.false_alarm_rate, config.tail_fraction, config.smoothing),
+        gate_point_threshold=alarms.calibrate_threshold(
+            point[calibration], config.false_alarm_rate, config.tail_fraction, 1))

@@ -6,8 +6,9 @@
         and threshold apply (ignored when the detector knows only one series). Returns
         [None] "mean", "stddev", "aleatoric_stddev", "epistemic_stddev" (the predictive
         distribution of the last value, in the series' units), "score" (its tail surprise,
-        see `alarms`) and "is_anomaly" (score > the series' point threshold; never when a
-        value in the row is NaN or infinite).
+        see `alarms`) and "is_anomaly" (score > the series' point threshold, and with a
+        z-score gate the window's z-score surprise > the gate's point threshold; never
+        when a value in the row is NaN or infinite).
     detect(examples string [None])
         Serialised tf.Examples as SensorExampleGen writes them with window = window +
         horizon - 1 (features `series`, `<col>_window`, `<col>`, optional `<col>_missing`
@@ -88,7 +89,8 @@ def _series_constants(detector: Detector):
     names = sorted(detector.scales)
     column = lambda field: np.array([getattr(detector.scales[n], field) for n in names],  # noqa
                                     np.float32)
-    return names, column("mean"), column("std"), column("point_threshold")
+    return names, {field: column(field) for field in (
+        "mean", "std", "point_threshold", "gate_point_threshold", "gate_floor")}
 
 
 def scoring_fn(detector: Detector, samples: int):
@@ -97,17 +99,22 @@ def scoring_fn(detector: Detector, samples: int):
     The core both signatures share: the series' constants, the forecast in the series'
     units, the point's score and its alarm (only where `observed`).
     """
-    names, means, stds, thresholds = _series_constants(detector)
+    names, columns = _series_constants(detector)
     serve = standardised_fn(detector, samples)
+    gated = detector.config.alarm_gate == "zscore"
 
     def score(past, point, series, observed):
         index = _series_index(series, names)
-        mean, std = tf.gather(means, index), tf.gather(stds, index)
-        moments = serve((past - mean[:, None]) / std[:, None])
-        out = {"mean": moments["mean"] * std + mean,
-               **{k: moments[k] * std for k in OUTPUTS[1:]}}
+        of = {field: tf.gather(column, index) for field, column in columns.items()}
+        moments = serve((past - of["mean"][:, None]) / of["std"][:, None])
+        out = {"mean": moments["mean"] * of["std"] + of["mean"],
+               **{k: moments[k] * of["std"] for k in OUTPUTS[1:]}}
         surprise = tail_surprise_tf(point, out["mean"], out["stddev"])
-        alarm = tf.logical_and(surprise > tf.gather(thresholds, index), observed)
+        alarm = tf.logical_and(surprise > of["point_threshold"], observed)
+        if gated:  # the trailing z-score over the same window must agree (detector, step 6)
+            spread = tf.maximum(tf.math.reduce_std(past, axis=1), of["gate_floor"])
+            gate = tail_surprise_tf(point, tf.reduce_mean(past, axis=1), spread)
+            alarm = tf.logical_and(alarm, gate > of["gate_point_threshold"])
         return {**out, "score": surprise, "is_anomaly": alarm}
 
     return score

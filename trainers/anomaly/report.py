@@ -4,7 +4,7 @@
     scores.csv / scores.parquet   one row per input row, in input order:
         timestamp,value,score,is_anomaly          (the `cuttingedge detect` contract)
         row,point_score,mean,stddev,aleatoric_stddev,epistemic_stddev,nll,threshold,
-        scored,exceeds,missing,bad_timestamp
+        scored,exceeds,missing,bad_timestamp[,gate_open]   (gate_open with a z-score gate)
       `timestamp` is the input text; `value` the input value (empty when missing).
     windows.json                  runs of points above the threshold, merged when fewer than
                                   `gap` points apart: start, end (timestamps), rows, peak
@@ -47,7 +47,7 @@ def scores_frame(series: Series, scored: ScoredSeries):
     if len(series) != len(scored.score):
         raise ValueError(f"Expected one score per row. Received {len(series)} rows and "
                          f"{len(scored.score)} scores.")
-    return pd.DataFrame({
+    frame = pd.DataFrame({
         "timestamp": series.timestamp_text.astype(str),
         "value": series.raw,
         "score": scored.score,
@@ -65,6 +65,9 @@ def scores_frame(series: Series, scored: ScoredSeries):
         "missing": series.missing.astype(np.int64),
         "bad_timestamp": series.bad_timestamp.astype(np.int64),
     })
+    if scored.gate_open is not None:
+        frame["gate_open"] = scored.gate_open.astype(np.int64)
+    return frame
 
 
 def write_scores(frame, csv_path=None, parquet_path=None) -> None:
