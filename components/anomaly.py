@@ -78,7 +78,7 @@ def _report_one(directory, item, detector, config):
             "exceed_fraction_after_eval": float(later.mean()) if len(later) else 0.0,
             "threshold": scored.threshold, "finite": finite,
             "files": {k: os.path.basename(v) for k, v in paths.items()},
-            "scale": detector.scales[item.name].__dict__}
+            "scale": detector.scales[item.name].as_dict()}
 
 
 @tfx.dsl.components.component

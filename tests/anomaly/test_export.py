@@ -86,9 +86,12 @@ def test_constants_are_written_beside_the_model(fitted, exported):
     import os
 
     with open(os.path.join(exported, "assets.extra", "detector.json")) as handle:
-        constants = json.load(handle)
+        text = handle.read()
+    assert "NaN" not in text and "Infinity" not in text  # strict JSON for any reader
+    constants = json.loads(text)
     assert constants["series"]["series"]["mean"] == pytest.approx(
         fitted.scales["series"].mean)
+    assert constants["series"]["series"]["gate_threshold"] is None  # no alarm gate
     assert constants["config"]["window"] == fitted.config.window
 
 

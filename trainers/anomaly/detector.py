@@ -199,6 +199,16 @@ class SeriesScale:
     gate_point_threshold: float = math.nan
     gate_floor: float = math.nan
 
+    def as_dict(self) -> dict:
+        """JSON-ready fields: NaN (no gate) becomes None.
+
+        Example:
+            >>> SeriesScale(0.0, 1.0, 5.0, 6.0, 100, 50, 0.0).as_dict()["gate_floor"] is None
+            True
+        """
+        return {field: None if isinstance(value, float) and math.isnan(value) else value
+                for field, value in dataclasses.asdict(self).items()}
+
 
 @dataclasses.dataclass(frozen=True)
 class ScoredSeries:

@@ -168,8 +168,7 @@ def _series_index(series, names: list[str]):
 def constants(detector: Detector) -> dict:
     """The JSON-ready constants of `detector` (config and per-series scales)."""
     return {"config": dataclasses.asdict(detector.config),
-            "series": {name: dataclasses.asdict(scale)
-                       for name, scale in detector.scales.items()}}
+            "series": {name: scale.as_dict() for name, scale in detector.scales.items()}}
 
 
 def export_detector(detector: Detector, path, samples: int | None = None,
