@@ -108,3 +108,16 @@ def test_the_help_lists_every_ladder_step():
     assert _ladder_steps() == list(LADDER)
     done = _cli("detect", "--help")
     assert done.returncode == 0 and "timestamp,value,score,is_anomaly" in done.stdout
+
+
+def test_run_anomaly_passes_the_alarm_gate_to_the_component(tmp_path, monkeypatch):
+    from cuttingedge.pipelines import cli, runner
+
+    built = []
+    monkeypatch.setattr(runner, "run_pipeline", built.append)  # build, do not run
+    monkeypatch.setattr(cli, "_print_outputs", lambda *args: None)
+    assert cli.main(["run", "anomaly", "--alarm-gate", "zscore",
+                     "--output", str(tmp_path / "runs")]) == 0
+    (pipeline,) = built
+    detect = next(c for c in pipeline.components if c.id == "DetectAnomalies")
+    assert detect.exec_properties["alarm_gate"] == "zscore"
