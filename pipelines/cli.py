@@ -71,6 +71,10 @@ def _ladder_steps() -> list[str]:
             "gaussian_process", "deterministic"]
 
 
+# Kept in step with cuttingedge.trainers.anomaly.detector.ALARM_GATES (tested), likewise.
+ALARM_GATES = ("none", "zscore")
+
+
 def _add_output(parser):
     parser.add_argument("--output", default="runs", metavar="DIR",
                         help="output root for pipeline roots, ML Metadata, reports and pushed "
@@ -486,7 +490,7 @@ def _run_logos(args, extra) -> int:
 
 def _add_alarm_gate(parser) -> None:
     parser.add_argument(
-        "--alarm-gate", choices=("none", "zscore"), default="none",
+        "--alarm-gate", choices=ALARM_GATES, default="none",
         help="zscore: raise an alarm only where the trailing z-score over the same window "
              "also exceeds its own label-free threshold, so values that break the "
              "series' dynamics but stay in its recent range (recurring spikes, levels it "

@@ -106,6 +106,10 @@ def test_the_help_lists_every_ladder_step():
     from cuttingedge.trainers.probabilistic import LADDER
 
     assert _ladder_steps() == list(LADDER)
+    from cuttingedge.pipelines.cli import ALARM_GATES
+    from cuttingedge.trainers.anomaly.detector import ALARM_GATES as DETECTOR_GATES
+
+    assert ALARM_GATES == DETECTOR_GATES
     done = _cli("detect", "--help")
     assert done.returncode == 0 and "timestamp,value,score,is_anomaly" in done.stdout
 
