@@ -387,22 +387,18 @@ class Detector:
         start = scale.train_rows if self.config.adaptive else None
         gate = None
         if self.config.alarm_gate == "zscore":
-            gate = alarms.smooth(gate_scores(data.values, self.config, scale),
-                                 self.config.smoothing)
-            if start is not None:
-                gate = gate > alarms.adaptive_thresholds(
-                    gate, start, scale.gate_threshold, self.config.false_alarm_rate,
-                    self.config.tail_fraction, self.config.smoothing)
-            else:
-                gate = gate > scale.gate_threshold
+            gate_score = alarms.smooth(gate_scores(data.values, self.config, scale),
+                                       self.config.smoothing)
+            gate = gate_score > _bar(gate_score, scale.gate_threshold, self.config, start)
         return _alarms(data, moments, scale.threshold, self.config, adaptive_start=start,
                        gate_open=gate)
 
 
-def gate_scores(values: np.ndarray, config, scale: SeriesScale) -> np.ndarray:
+def gate_scores(values: np.ndarray, config: DetectorConfig,
+                scale: SeriesScale) -> np.ndarray:
     """Tail surprise of every point under the trailing z-score of the forecast's window."""
     mean, std = alarms.trailing_moments(values, config.window, scale.gate_floor,
-                                        lag=getattr(config, "horizon", 1))
+                                        lag=config.horizon)
     return alarms.tail_surprise(values, mean, std)
 
 
@@ -419,11 +415,7 @@ def _alarms(data: Series, moments, threshold: float, config, point=None,
     point = _point_scores(data.values, moments) if point is None else point
     score = alarms.smooth(point, config.smoothing)
     scored = np.arange(len(point)) >= span_of(config)
-    bar = np.full(len(point), float(threshold))
-    if adaptive_start is not None:
-        bar = alarms.adaptive_thresholds(score, adaptive_start, threshold,
-                                         config.false_alarm_rate, config.tail_fraction,
-                                         config.smoothing)
+    bar = _bar(score, threshold, config, adaptive_start)
     exceeds = (score > bar) & scored & ~data.missing
     if gate_open is not None:
         exceeds &= gate_open
@@ -434,6 +426,15 @@ def _alarms(data: Series, moments, threshold: float, config, point=None,
         exceeds=exceeds, is_anomaly=alarms.suppress_repeats(exceeds, refractory_of(config,
                                                                                 len(point))),
         threshold=float(threshold), bar=bar, gate_open=gate_open)
+
+
+def _bar(score: np.ndarray, threshold: float, config,
+         adaptive_start: int | None) -> np.ndarray:
+    """The threshold in force at each point: fixed, or adaptive from `adaptive_start` on."""
+    if adaptive_start is None:
+        return np.full(len(score), float(threshold))
+    return alarms.adaptive_thresholds(score, adaptive_start, threshold, config.false_alarm_rate,
+                                      config.tail_fraction, config.smoothing)
 
 
 def refractory_of(config, rows: int) -> int:
@@ -601,12 +602,8 @@ def _calibrate(detector: Detector, series: Series, name: str, scale: SeriesScale
     first = train - scale.validation_rows if config.calibration == "held_out" \
         else min(span_of(config), train - scale.validation_rows)
     held_out = slice(first, train)
-    smoothed = alarms.smooth(point, config.smoothing)[held_out]
-    threshold = alarms.calibrate_threshold(smoothed, config.false_alarm_rate,
-                                           config.tail_fraction, config.smoothing)
-    point_threshold = alarms.calibrate_threshold(point[held_out], config.false_alarm_rate,
-                                                 config.tail_fraction, 1)
-    rate = float(np.mean(smoothed > threshold))
+    threshold, point_threshold = _thresholds(point, held_out, config)
+    rate = float(np.mean(alarms.smooth(point, config.smoothing)[held_out] > threshold))
     scale = dataclasses.replace(scale, threshold=threshold, point_threshold=point_threshold,
                                 validation_alarm_rate=rate)
     if config.alarm_gate == "zscore":
@@ -623,11 +620,20 @@ def _calibrate_gate(values: np.ndarray, scale: SeriesScale,
     """
     scale = dataclasses.replace(scale, gate_floor=config.scale_floor * max(1.0,
                                                                             abs(scale.mean)))
-    point = gate_scores(values, config, scale)
     calibration = slice(min(span_of(config), len(values) - 1), len(values))
-    smoothed = alarms.smooth(point, config.smoothing)[calibration]
-    return dataclasses.replace(
-        scale, gate_threshold=alarms.calibrate_threshold(
-            smoothed, config.false_alarm_rate, config.tail_fraction, config.smoothing),
-        gate_point_threshold=alarms.calibrate_threshold(
-            point[calibration], config.false_alarm_rate, config.tail_fraction, 1))
+    threshold, point_threshold = _thresholds(gate_scores(values, config, scale), calibration,
+                                             config)
+    return dataclasses.replace(scale, gate_threshold=threshold,
+                               gate_point_threshold=point_threshold)
+
+
+def _thresholds(point: np.ndarray, rows: slice, config: DetectorConfig) -> tuple[float, float]:
+    """Label-free thresholds of the smoothed and of the point scores, fitted on `rows`.
+
+    The scores are smoothed over the whole array first, so `rows` keep their context.
+    """
+    smoothed = alarms.smooth(point, config.smoothing)[rows]
+    return (alarms.calibrate_threshold(smoothed, config.false_alarm_rate, config.tail_fraction,
+                                       config.smoothing),
+            alarms.calibrate_threshold(point[rows], config.false_alarm_rate,
+                                       config.tail_fraction, 1))
