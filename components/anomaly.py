@@ -92,7 +92,7 @@ def DetectAnomalies(
     horizon: Parameter[int] = 1,
     epochs: Parameter[int] = 40,
     false_alarm_rate: Parameter[float] = 1e-4,
-    alarm_gate: Parameter[str] = "none",
+    alarm_gate: Parameter[str] = "zscore",
     tune_trials: Parameter[int] = 0,
     value_column: Parameter[str] = "value",
     max_alarm_fraction: Parameter[float] = 0.05,

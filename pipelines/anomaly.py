@@ -51,8 +51,8 @@ class AnomalyConfig:
       train_fraction: share of each series for training and calibration (NAB: 0.15).
       validation_fraction: share of that part used to calibrate (the eval split).
       false_alarm_rate: target alarms per normal point.
-      alarm_gate: "none", or "zscore": alarms also need the trailing z-score to agree
-        (`DetectorConfig.alarm_gate`).
+      alarm_gate: "zscore" (default): alarms also need the trailing z-score to agree
+        (`DetectorConfig.alarm_gate`); "none": the forecast's surprise alone.
       max_alarm_fraction: blessing limit on the share of later points above threshold.
       beam_args: Beam pipeline options.
     """
@@ -67,7 +67,7 @@ class AnomalyConfig:
     train_fraction: float = 0.15
     validation_fraction: float = 0.5
     false_alarm_rate: float = 1e-4
-    alarm_gate: str = "none"
+    alarm_gate: str = "zscore"
     max_alarm_fraction: float = 0.05
     beam_args: tuple[str, ...] = ("--direct_running_mode=in_memory",)
 

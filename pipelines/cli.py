@@ -73,6 +73,7 @@ def _ladder_steps() -> list[str]:
 
 # Kept in step with cuttingedge.trainers.anomaly.detector.ALARM_GATES (tested), likewise.
 ALARM_GATES = ("none", "zscore")
+DEFAULT_ALARM_GATE = "zscore"  # DetectorConfig().alarm_gate (tested)
 
 
 def _add_output(parser):
@@ -490,12 +491,13 @@ def _run_logos(args, extra) -> int:
 
 def _add_alarm_gate(parser) -> None:
     parser.add_argument(
-        "--alarm-gate", choices=ALARM_GATES, default="none",
-        help="zscore: raise an alarm only where the trailing z-score over the same window "
-             "also exceeds its own label-free threshold, so values that break the "
-             "series' dynamics but stay in its recent range (recurring spikes, levels it "
-             "keeps switching between) are not flagged; fewer false alarms, at most the "
-             "z-score's recall (default none)")
+        "--alarm-gate", choices=ALARM_GATES, default=DEFAULT_ALARM_GATE,
+        help="zscore (default): raise an alarm only where the trailing z-score over the "
+             "same window also exceeds its own label-free threshold, so values that break "
+             "the series' dynamics but stay in its recent range (recurring spikes, levels "
+             "it keeps switching between) are not flagged: far fewer false alarms, at most "
+             "the z-score's recall; none: every forecast surprise above the threshold "
+             "alarms")
 
 
 def _run_anomaly(args, extra) -> int:

@@ -27,3 +27,14 @@ def test_sts_scores_every_point_of_a_block_averaged_series(sine):
                                               train_fraction=0.5, refractory_fraction=0.0))
     assert out.score.shape == (400,) and np.isfinite(out.mean).all()
     assert out.is_anomaly[350:352].any()
+
+
+def test_zscore_threshold_adapts_only_when_asked(sine):
+    values = sine(1500, noise=0.3)
+    values[600:] += np.random.default_rng(1).standard_t(2, 900) * 0.5  # heavier tail later
+    adaptive = zscore_baseline(values, BaselineConfig(window=50))
+    fixed = zscore_baseline(values, BaselineConfig(window=50, adaptive=False))
+    np.testing.assert_array_equal(fixed.bar, fixed.threshold)
+    assert adaptive.threshold == fixed.threshold  # the same calibration on the first 15%
+    assert adaptive.bar.max() > adaptive.threshold  # raised by the heavier tail
+    assert fixed.is_anomaly.sum() > adaptive.is_anomaly.sum()

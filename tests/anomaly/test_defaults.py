@@ -18,6 +18,9 @@ def test_pipeline_component_and_detect_default_to_the_detectors_settings():
     component = inspect.signature(DetectAnomalies.test_call).parameters  # the @component body
     for name in ("step", "window", "horizon", "epochs", "false_alarm_rate", "alarm_gate"):
         assert component[name].default == getattr(library, name), name
+    from cuttingedge.pipelines import cli
+
+    assert cli.DEFAULT_ALARM_GATE == library.alarm_gate
     detect = inspect.signature(detect_file).parameters
     assert (detect["model"].default, detect["window"].default,
             detect["train_fraction"].default) == (library.step, library.window,

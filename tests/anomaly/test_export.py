@@ -91,7 +91,9 @@ def test_constants_are_written_beside_the_model(fitted, exported):
     constants = json.loads(text)
     assert constants["series"]["series"]["mean"] == pytest.approx(
         fitted.scales["series"].mean)
-    assert constants["series"]["series"]["gate_threshold"] is None  # no alarm gate
+    # the default z-score alarm gate's threshold (null without a gate: SeriesScale.as_dict)
+    assert constants["series"]["series"]["gate_threshold"] == pytest.approx(
+        fitted.scales["series"].gate_threshold)
     assert constants["config"]["window"] == fitted.config.window
 
 

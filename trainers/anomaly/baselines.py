@@ -40,9 +40,9 @@ class BaselineConfig:
     Args:
         window: trailing points of the z-score.
         train_fraction: share of the series whose scores calibrate the threshold.
-        false_alarm_rate, smoothing, refractory, refractory_fraction, tail_fraction: as in
-            `DetectorConfig` (the threshold adapts after the training part, as the
-            detector's does).
+        false_alarm_rate, smoothing, refractory, refractory_fraction, tail_fraction,
+            adaptive: as in `DetectorConfig` (by default the threshold adapts after the
+            training part, as the detector's does).
         max_points: most blocks the STS model sees (longer series are block-averaged).
         warmup_steps, samples: Gibbs sampler settings of the STS baseline.
         seed: STS sampler seed.
@@ -55,6 +55,7 @@ class BaselineConfig:
     refractory: int = 0
     refractory_fraction: float = 0.02
     tail_fraction: float = 0.1
+    adaptive: bool = True
     max_points: int = 1500
     warmup_steps: int = 20
     samples: int = 50
@@ -85,7 +86,8 @@ def _finish(data: Series, moments: prob.PredictiveSummary, config: BaselineConfi
     settings = _AlarmSettings(first_scored, config.smoothing, config.refractory,
                               config.refractory_fraction, config.false_alarm_rate,
                               config.tail_fraction)
-    return _alarms(data, moments, threshold, settings, point, adaptive_start=train)
+    return _alarms(data, moments, threshold, settings, point,
+                   adaptive_start=train if config.adaptive else None)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -26,7 +26,7 @@
    every point of the training part with a full window ("training", as the baselines
    do); `point_threshold` is the same for unsmoothed scores (the serving signature scores
    points one by one).
-6. With `alarm_gate="zscore"` an alarm also needs the trailing z-score of the same point
+6. With `alarm_gate="zscore"` (the default) an alarm also needs the trailing z-score of the same point
    (the Normal of the mean and stddev of the `window` values the forecast reads) to exceed its
    own threshold, calibrated label-free on the training part like the z-score baseline's:
    a consensus of two detectors. The forecaster knows the series' short-term dynamics and
@@ -109,8 +109,9 @@ class DetectorConfig:
         calibration: the scores the threshold is fitted on: "training", every scored point
             of the training part (fitting and held-out rows, as the baselines do), or
             "held_out", its held-out rows only.
-        alarm_gate: "none", or "zscore": an alarm also needs the trailing z-score over the
-            same window to exceed its own label-free threshold (module docstring, step 6).
+        alarm_gate: "zscore" (default): an alarm also needs the trailing z-score over the
+            same window to exceed its own label-free threshold (module docstring, step 6);
+            "none": the forecast's surprise alone decides.
         seed: seeds Keras, the ladder layers and the shuffling.
     """
 
@@ -138,7 +139,7 @@ class DetectorConfig:
     min_scale: float = 1e-2
     tail_fraction: float = 0.1
     calibration: str = "held_out"
-    alarm_gate: str = "none"
+    alarm_gate: str = "zscore"
     seed: int = 0
 
     def __post_init__(self):

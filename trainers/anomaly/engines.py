@@ -88,7 +88,8 @@ def degradation_config(**overrides) -> DetectorConfig:
     adaptive threshold, no refractory period, a short window, the first 40% as healthy."""
     settings = dict(window=10, train_fraction=0.4, validation_fraction=0.5,
                     false_alarm_rate=1e-3, window_standardise=False, relative=False,
-                    nested=False, adaptive=False, refractory_fraction=0.0, samples=20)
+                    nested=False, adaptive=False, refractory_fraction=0.0, samples=20,
+                    alarm_gate="none")
     return DetectorConfig(**{**settings, **overrides})
 
 
