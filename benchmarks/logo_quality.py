@@ -9,15 +9,19 @@ ResNet50V2 (weights=None, same input) is built for its parameter count; `--basel
 trains it with the same renders and epochs (several times slower).
 
 Writes benchmarks/results/logo_quality.json (curve, final top-1/top-5, parameters, seconds,
-images/s of training) and .png (held-out top-1 by epoch).
+images/s of training, and held-out top-1 broken down by render condition: how large the
+logo's tile is finally seen, tiny, photo background, bare, inverted, JPEG quality; from
+`augment.describe_renders`) and .png (held-out top-1 by epoch).
 
     .venv/bin/python benchmarks/logo_quality.py [--size 32] [--epochs 30]
-        [--train-renders 4500] [--every 5] [--baseline]
+        [--train-renders 4500] [--every 5] [--baseline] [--hp filters=48]
+        [--save-model cnn.keras] [--evaluate-only cnn.keras]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -30,7 +34,7 @@ import keras_tuner  # noqa: E402
 import numpy as np  # noqa: E402
 
 from cuttingedge.pipelines.demo import sample_path  # noqa: E402
-from cuttingedge.trainers.logos import kit, model, trainer  # noqa: E402
+from cuttingedge.trainers.logos import augment, kit, model, trainer  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -59,10 +63,46 @@ class HeldOutCurve(keras.callbacks.Callback):
 
 
 def heldout_accuracy(net: keras.Model, images: np.ndarray, labels: np.ndarray):
-    probabilities = net.predict(images, batch_size=256, verbose=0)
-    top5 = np.argsort(-probabilities, axis=1)[:, :5]
+    top5 = top5_of(net, images)
     return (float(np.mean(top5[:, 0] == labels)),
             float(np.mean((top5 == labels[:, None]).any(axis=1))))
+
+
+def top5_of(net: keras.Model, images: np.ndarray) -> np.ndarray:
+    return np.argsort(-net.predict(images, batch_size=256, verbose=0), axis=1)[:, :5]
+
+
+SIDE_EDGES = (0, 8, 12, 16, 24, 32, 1000)  # px: how large the logo's tile is finally seen
+QUALITY_EDGES = (0, 35, 50, 65, 101)
+
+
+def breakdown(correct: np.ndarray, conditions: dict) -> dict:
+    """Held-out top-1 by render condition: {condition: {bucket: {renders, top1}}}."""
+    def cell(selected):
+        return {"renders": int(selected.sum()),
+                "top1": float(correct[selected].mean()) if selected.any() else None}
+
+    side, quality = conditions["plane_side"], conditions["jpeg_quality"]
+    out = {"plane_side_px": {f"{lo}-{hi}" if hi < 1000 else f">={lo}":
+                             cell((side >= lo) & (side < hi))
+                             for lo, hi in zip(SIDE_EDGES, SIDE_EDGES[1:])},
+           "jpeg_quality": {f"{lo}-{hi - 1}": cell((quality >= lo) & (quality < hi))
+                            for lo, hi in zip(QUALITY_EDGES, QUALITY_EDGES[1:])}}
+    for name in ("tiny", "photo", "bare", "inverted", "brand_colour"):
+        flag = conditions[name].astype(bool)
+        out[name] = {"yes": cell(flag), "no": cell(~flag)}
+    for least in (12, 16):
+        out[f"tile_at_least_{least}px"] = cell(side >= least)
+    return out
+
+
+def print_breakdown(table: dict) -> None:
+    for condition, cells in table.items():
+        if "renders" in cells:
+            cells = {"": cells}
+        print(f"  {condition}: " + ", ".join(
+            f"{bucket} {c['top1']:.3f} (n={c['renders']})" if c["top1"] is not None
+            else f"{bucket} - (n=0)" for bucket, c in cells.items()))
 
 
 def train_and_score(net, data, options, heldout, every):
@@ -111,11 +151,25 @@ def main(argv=None) -> int:
     parser.add_argument("--baseline", action="store_true",
                         help="also train ResNet50V2 on the same budget (slow)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--hp", action="append", default=[], metavar="NAME=VALUE",
+                        help="fix a hyperparameter of the small CNN (blocks, filters, dense, "
+                             "dropout, learning_rate); repeatable; default: its defaults")
+    parser.add_argument("--save-model", help="save the trained CNN here (.keras)")
+    parser.add_argument("--evaluate-only", metavar="MODEL",
+                        help="skip training: score this saved model (.keras) on the held-out "
+                             "renders, with the breakdown")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "logo_quality.json"))
     args = parser.parse_args(argv)
     if min(args.size, args.epochs, args.train_renders, args.heldout_renders, args.every) < 1:
         parser.error("--size, --epochs, --train-renders, --heldout-renders and --every must "
                      "be >= 1")
+    hyperparameters = keras_tuner.HyperParameters()
+    for item in args.hp:
+        name, _, value = item.partition("=")
+        try:
+            hyperparameters.Fixed(name, json.loads(value))
+        except (json.JSONDecodeError, ValueError):
+            parser.error(f"--hp {item!r}: expected NAME=VALUE with a number VALUE")
     keras.utils.set_random_seed(args.seed)
     options = trainer.LogoOptions(image_size=args.size, train_renders=args.train_renders,
                                   heldout_renders=args.heldout_renders, epochs=args.epochs,
@@ -123,19 +177,33 @@ def main(argv=None) -> int:
     brand_kit = kit.kit_from_files(sample_path("logos", "manifest.csv"),
                                    colours_csv=options.colours_csv)
     classes = len(brand_kit.brands)
-    data = trainer.prepare_kit(brand_kit, options)
     heldout = trainer.heldout_pool(brand_kit, options)
+    conditions = augment.describe_renders(
+        brand_kit.masks, options.seed + 1000,
+        dataclasses.replace(augment.HELDOUT, image_size=options.image_size),
+        options.heldout_renders)
+    if args.evaluate_only:
+        net = keras.saving.load_model(args.evaluate_only)
+        correct = top5_of(net, heldout[0])[:, 0] == heldout[1]
+        print(f"{args.evaluate_only}: held-out top-1 {correct.mean():.3f}")
+        print_breakdown(breakdown(correct, conditions))
+        return 0
+    data = trainer.prepare_kit(brand_kit, options)
     results = {"config": {"size": args.size, "epochs": args.epochs, "brands": classes,
                           "train_renders": args.train_renders,
                           "heldout_renders": args.heldout_renders, "seed": args.seed,
                           "batch_size": options.batch_size, "cpus": os.cpu_count(),
                           "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
                               timespec="seconds")}}
-    print(f"small CNN, default hyperparameters: {args.epochs} epochs x "
+    print(f"small CNN, hyperparameters {args.hp or 'default'}: {args.epochs} epochs x "
           f"{options.steps_per_epoch * options.batch_size} renders at {args.size} px", flush=True)
-    results["cnn"] = train_and_score(model.small_cnn(keras_tuner.HyperParameters(), args.size,
-                                                     classes), data, options, heldout,
-                                     args.every)
+    net = model.small_cnn(hyperparameters, args.size, classes)
+    results["config"]["hyperparameters"] = dict(hyperparameters.values)
+    results["cnn"] = train_and_score(net, data, options, heldout, args.every)
+    results["cnn"]["breakdown"] = breakdown(top5_of(net, heldout[0])[:, 0] == heldout[1],
+                                            conditions)
+    if args.save_model:
+        net.save(args.save_model)
     resnet = model.resnet_baseline(args.size, classes)
     results["resnet50v2"] = {"parameters": int(resnet.count_params())}
     if args.baseline:
@@ -153,6 +221,7 @@ def main(argv=None) -> int:
           f"{cnn['parameters']:,} parameters "
           f"({results['parameter_ratio_cnn_to_resnet']:.3f} of ResNet50V2's), "
           f"{cnn['train_seconds']:.0f} s, {cnn['train_images_per_second']:.0f} images/s")
+    print_breakdown(cnn["breakdown"])
     print(f"written to {args.out}")
     return 0
 

@@ -63,6 +63,39 @@ def test_flat_renders_without_the_3d_stage():
     assert images.shape == (6, 24, 24, 3) and labels.tolist() == [0, 1, 2, 0, 1, 2]
 
 
+def test_described_conditions_are_those_of_the_renders():
+    kit = _kit()
+    config = augment.AugmentConfig(image_size=32, tiny_probability=0.5, photo_probability=1.0,
+                                   jpeg_quality=(100, 100), max_blur_sigma=0.0)
+    conditions = augment.describe_renders(kit.masks, 5, config, 12)
+    assert set(conditions) == set(augment.CONDITIONS)
+    assert all(len(v) == 12 for v in conditions.values())
+    assert conditions["photo"].all() and (conditions["jpeg_quality"] == 100).all()
+    assert 0 < conditions["tiny"].sum() < 12
+    # a tiny render is shrunk to at most half the frame before upscaling
+    assert (conditions["plane_side"][conditions["tiny"]] <= 16 + 1e-3).all()
+    assert (conditions["logo_pixels"] <= conditions["plane_side"] ** 2 + 1e-3).all()
+    # the described tiny flag is the rendered one: tiny renders come out blocky (nearest
+    # upscaling repeats rows), the others show the noisy photo in every row
+    images, _ = _renders(config, 12, kit=kit)
+    blocky = np.array([np.mean(np.abs(np.diff(image, axis=0)).max(-1) < 0.02)
+                       for image in images])
+    assert blocky[conditions["tiny"]].min() > blocky[~conditions["tiny"]].max()
+
+
+def test_described_tile_shrinks_with_distance():
+    near, far = (dataclasses.replace(augment.AugmentConfig(image_size=32, tiny_probability=0.0),
+                                     render=dataclasses.replace(
+                                         augment.AugmentConfig().render, depth_range=depth))
+                 for depth in ((1.1, 1.1), (2.2, 2.2)))
+    side = {name: augment.describe_renders(_kit().masks, 0, config, 6)["plane_side"]
+            for name, config in (("near", near), ("far", far))}
+    assert (side["far"] < 0.7 * side["near"]).all()
+    flat = dataclasses.replace(near, three_d=False)
+    np.testing.assert_allclose(augment.describe_renders(_kit().masks, 0, flat, 3)["plane_side"],
+                               32.0)
+
+
 def test_options_curriculum_and_steps():
     options = trainer.LogoOptions(train_renders=1000, batch_size=64, epochs=4, curriculum=0.5)
     assert options.steps_per_epoch == 15 and options.ramp == 15 * 64 * 4 // 2

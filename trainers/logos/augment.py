@@ -20,7 +20,9 @@ exactly the configured distribution. Held-out renders are always made at d = 1.
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
+import numpy as np
 import tensorflow as tf
 
 from cuttingedge.trainers.graphics.render import RenderConfig, render, sample_parameters
@@ -96,6 +98,48 @@ def _scene(seed, config: AugmentConfig, difficulty):
                               for m, p in zip(milder, parameters)))
 
 
+class _Choices(NamedTuple):
+    """Every random choice of one render (module docstring), drawn by `_choose`."""
+
+    use_brand_colour: tf.Tensor  # else a random colour
+    random_colour: tf.Tensor     # [3]
+    inverted: tf.Tensor          # light logo on a dark tile
+    tile_shade: tf.Tensor        # how far the tile is from white (black when inverted)
+    pale: tf.Tensor              # how far an inverted logo is from white
+    bare: tf.Tensor              # logo without its tile
+    photo_seed: tf.Tensor
+    photo: tf.Tensor             # photo background, else a tinted solid
+    crop_seed: tf.Tensor
+    solid_seed: tf.Tensor
+    scene_seed: tf.Tensor
+    blur_sigma: tf.Tensor
+    tiny: tf.Tensor              # rendered tiny, then upscaled
+    tiny_size: tf.Tensor
+    jpeg_quality: tf.Tensor
+
+
+def _choose(seed, config: AugmentConfig, difficulty) -> _Choices:
+    seeds = tf.random.experimental.stateless_split(seed, 10)
+    u = tf.random.stateless_uniform([8], seeds[0])
+    size = config.image_size
+    tiny_low = max(1, min(12, size // 2 - 1))  # 12 px .. size / 2 (smaller below 26 px)
+    tiny_size = tf.random.stateless_uniform([], seeds[6], tiny_low,
+                                            max(tiny_low + 1, size // 2), tf.int32)
+    low, high = config.jpeg_quality
+    quality = tf.random.stateless_uniform([], seeds[7], low, high + 1, tf.int32)
+    quality = tf.cast(tf.round(high - difficulty * tf.cast(high - quality, tf.float32)),
+                      tf.int32)
+    return _Choices(
+        use_brand_colour=u[0] < 0.5, random_colour=tf.random.stateless_uniform([3], seeds[1]),
+        inverted=u[1] < 0.25, tile_shade=0.1 * u[2], pale=0.5 * u[3], bare=u[4] < 0.5,
+        photo_seed=seeds[2], photo=u[5] < config.photo_probability * difficulty,
+        crop_seed=seeds[3],
+        solid_seed=seeds[4], scene_seed=seeds[5],
+        blur_sigma=u[6] * config.max_blur_sigma * difficulty,
+        tiny=u[7] < config.tiny_probability * difficulty, tiny_size=tiny_size,
+        jpeg_quality=quality)
+
+
 def render_sample(masks, colours, backgrounds, label, seed, config: AugmentConfig,
                   difficulty=1.0):
     """One augmented render of brand `label`.
@@ -110,43 +154,85 @@ def render_sample(masks, colours, backgrounds, label, seed, config: AugmentConfi
     Returns:
       float32 [image_size, image_size, 3] in [0, 1].
     """
-    seeds = tf.random.experimental.stateless_split(seed, 10)
-    u = tf.random.stateless_uniform([8], seeds[0])
+    difficulty = tf.clip_by_value(tf.cast(difficulty, tf.float32), 0.0, 1.0)
+    c = _choose(seed, config, difficulty)
     mask = tf.gather(masks, label)
-    brand = tf.gather(colours, label)
-    random_colour = tf.random.stateless_uniform([3], seeds[1])
-    colour = tf.where(u[0] < 0.5, brand, random_colour)
-    tile_dark = u[1] < 0.25  # inverted: light logo on a dark tile
-    tile = tf.where(tile_dark, tf.zeros(3) + 0.1 * u[2], tf.ones(3) - 0.1 * u[2])
-    logo_colour = tf.where(tile_dark, 1.0 - 0.5 * random_colour * u[3], colour)
+    colour = tf.where(c.use_brand_colour, tf.gather(colours, label), c.random_colour)
+    tile = tf.where(c.inverted, tf.zeros(3) + c.tile_shade, tf.ones(3) - c.tile_shade)
+    logo_colour = tf.where(c.inverted, 1.0 - c.pale * c.random_colour, colour)
     texture = mask[..., None] * logo_colour + (1.0 - mask[..., None]) * tile
-    alpha = tf.where(u[4] < 0.5, mask, tf.ones_like(mask))  # bare logo or logo on its tile
+    alpha = tf.where(c.bare, mask, tf.ones_like(mask))
     size = config.image_size
     photo = tf.gather(backgrounds, tf.random.stateless_uniform(
-        [], seeds[2], 0, tf.shape(backgrounds)[0], tf.int32))
-    photo = tf.image.stateless_random_crop(photo, [size, size, 3], seeds[3])
-    solid = tf.ones([size, size, 3]) * tf.random.stateless_uniform([1, 1, 3], seeds[4])
-    difficulty = tf.clip_by_value(tf.cast(difficulty, tf.float32), 0.0, 1.0)
-    background = tf.where(u[5] < config.photo_probability * difficulty, photo, solid)
+        [], c.photo_seed, 0, tf.shape(backgrounds)[0], tf.int32))
+    photo = tf.image.stateless_random_crop(photo, [size, size, 3], c.crop_seed)
+    solid = tf.ones([size, size, 3]) * tf.random.stateless_uniform([1, 1, 3], c.solid_seed)
+    background = tf.where(c.photo, photo, solid)
     rgba = tf.concat([texture, alpha[..., None]], -1)
     if config.three_d:
-        image = render(rgba, background, _scene(seeds[5], config, difficulty), config.render)
+        image = render(rgba, background, _scene(c.scene_seed, config, difficulty), config.render)
     else:
         flat = tf.image.resize(rgba, [size, size], antialias=True)
         image = flat[..., :3] * flat[..., 3:] + (1.0 - flat[..., 3:]) * background
-    image = _blur(image, u[6] * config.max_blur_sigma * difficulty)
-    tiny_low = max(1, min(12, size // 2 - 1))  # 12 px .. size / 2 (smaller below 26 px)
-    tiny = tf.random.stateless_uniform([], seeds[6], tiny_low, max(tiny_low + 1, size // 2),
-                                       tf.int32)
-    small = tf.image.resize(image, [tiny, tiny], antialias=True)
-    image = tf.where(u[7] < config.tiny_probability * difficulty,
-                     tf.image.resize(small, [size, size], method="nearest"), image)
-    low, high = config.jpeg_quality
-    quality = tf.random.stateless_uniform([], seeds[7], low, high + 1, tf.int32)
-    quality = tf.cast(tf.round(high - difficulty * tf.cast(high - quality, tf.float32)),
-                      tf.int32)
-    image = tf.image.adjust_jpeg_quality(tf.clip_by_value(image, 0.0, 1.0), quality)
+    image = _blur(image, c.blur_sigma)
+    small = tf.image.resize(image, [c.tiny_size, c.tiny_size], antialias=True)
+    image = tf.where(c.tiny, tf.image.resize(small, [size, size], method="nearest"), image)
+    image = tf.image.adjust_jpeg_quality(tf.clip_by_value(image, 0.0, 1.0), c.jpeg_quality)
     return tf.reshape(image, [size, size, 3])
+
+
+CONDITIONS = ("plane_side", "logo_pixels", "tiny", "photo", "bare", "inverted",
+              "brand_colour", "blur_sigma", "jpeg_quality")
+
+
+def describe_render(masks, label, seed, config: AugmentConfig, difficulty=1.0) -> dict:
+    """The conditions of the render that `render_sample` makes from the same arguments.
+
+    `plane_side`: side in pixels of the logo's tile as finally seen (the square root of its
+    area after the 3D pose, and after shrinking when rendered tiny); `logo_pixels`: the
+    pixels the icon itself covers. The rest are the random choices (`_Choices`).
+    """
+    difficulty = tf.clip_by_value(tf.cast(difficulty, tf.float32), 0.0, 1.0)
+    c = _choose(seed, config, difficulty)
+    mask = tf.gather(masks, label)
+    size = config.image_size
+    shrink = tf.where(c.tiny, tf.cast(c.tiny_size, tf.float32) / size, 1.0) ** 2
+    if config.three_d:
+        scene = _scene(c.scene_seed, config, difficulty)
+        # Black on white: what the plane or the icon covers darkens the picture.
+        black = tf.zeros(mask.shape + (3,))
+        covered = [tf.reduce_sum(1.0 - render(tf.concat([black, a[..., None]], -1),
+                                              tf.ones([size, size, 3]), scene,
+                                              config.render)[..., 0])
+                   for a in (tf.ones_like(mask), mask)]
+    else:
+        covered = [tf.constant(float(size * size)),
+                   tf.reduce_sum(tf.image.resize(mask[..., None], [size, size],
+                                                 antialias=True))]
+    return {"plane_side": tf.sqrt(covered[0] * shrink), "logo_pixels": covered[1] * shrink,
+            "tiny": c.tiny, "photo": c.photo, "bare": c.bare, "inverted": c.inverted,
+            "brand_colour": c.use_brand_colour & ~c.inverted, "blur_sigma": c.blur_sigma,
+            "jpeg_quality": c.jpeg_quality}
+
+
+def _render_seed(seed: int, index):
+    return tf.cast(tf.stack([tf.constant(seed, tf.int64), index]) % (2 ** 31 - 1), tf.int32)
+
+
+def describe_renders(masks, seed: int, config: AugmentConfig, count: int) -> dict:
+    """`describe_render` of each of the first `count` renders of `make_renders` (same seed
+    and config, difficulty 1), as numpy arrays keyed by `CONDITIONS`."""
+    masks = tf.constant(masks, tf.float32)
+    brands = int(masks.shape[0])
+
+    def one(index):
+        return describe_render(masks, tf.cast(index % brands, tf.int32),
+                               _render_seed(seed, index), config)
+
+    rows = tf.data.Dataset.range(count).map(one, num_parallel_calls=tf.data.AUTOTUNE,
+                                            deterministic=True).batch(512)
+    parts = [{k: v.numpy() for k, v in batch.items()} for batch in rows]
+    return {k: np.concatenate([p[k] for p in parts]) for k in CONDITIONS}
 
 
 def make_renders(masks, colours, backgrounds, seed: int, config: AugmentConfig,
@@ -163,11 +249,10 @@ def make_renders(masks, colours, backgrounds, seed: int, config: AugmentConfig,
 
     def one(index):
         label = tf.cast(index % brands, tf.int32)
-        sample_seed = tf.stack([tf.constant(seed, tf.int64), index])
         difficulty = (tf.minimum(1.0, tf.cast(index + 1, tf.float32) / float(ramp))
                       if ramp > 0 else 1.0)
-        image = render_sample(masks, colours, backgrounds, label,
-                              tf.cast(sample_seed % (2 ** 31 - 1), tf.int32), config, difficulty)
+        image = render_sample(masks, colours, backgrounds, label, _render_seed(seed, index),
+                              config, difficulty)
         return image, label
 
     return indices.map(one, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
