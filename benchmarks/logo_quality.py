@@ -15,7 +15,7 @@ logo's tile is finally seen, tiny, photo background, bare, inverted, JPEG qualit
 
     .venv/bin/python benchmarks/logo_quality.py [--size 32] [--epochs 30]
         [--train-renders 4500] [--every 5] [--baseline] [--hp filters=48]
-        [--save-model cnn.keras] [--evaluate-only cnn.keras]
+        [--save-model cnn.keras] [--evaluate-only cnn.keras --out conditions.json]
 """
 
 from __future__ import annotations
@@ -91,6 +91,11 @@ def breakdown(correct: np.ndarray, conditions: dict) -> dict:
     for name in ("tiny", "photo", "bare", "inverted", "brand_colour"):
         flag = conditions[name].astype(bool)
         out[name] = {"yes": cell(flag), "no": cell(~flag)}
+    bare, photo = conditions["bare"].astype(bool), conditions["photo"].astype(bool)
+    out["bare_by_background"] = {
+        f"{'bare' if b else 'tile'}_on_{'photo' if p else 'solid'}": cell((bare == b) &
+                                                                         (photo == p))
+        for b in (True, False) for p in (True, False)}
     for least in (12, 16):
         out[f"tile_at_least_{least}px"] = cell(side >= least)
     return out
@@ -157,7 +162,7 @@ def main(argv=None) -> int:
     parser.add_argument("--save-model", help="save the trained CNN here (.keras)")
     parser.add_argument("--evaluate-only", metavar="MODEL",
                         help="skip training: score this saved model (.keras) on the held-out "
-                             "renders, with the breakdown")
+                             "renders and write the breakdown by condition to --out")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "logo_quality.json"))
     args = parser.parse_args(argv)
     if min(args.size, args.epochs, args.train_renders, args.heldout_renders, args.every) < 1:
@@ -185,8 +190,16 @@ def main(argv=None) -> int:
     if args.evaluate_only:
         net = keras.saving.load_model(args.evaluate_only)
         correct = top5_of(net, heldout[0])[:, 0] == heldout[1]
+        table = breakdown(correct, conditions)
         print(f"{args.evaluate_only}: held-out top-1 {correct.mean():.3f}")
-        print_breakdown(breakdown(correct, conditions))
+        print_breakdown(table)
+        with open(args.out, "w") as handle:
+            json.dump({"model": os.path.abspath(args.evaluate_only),
+                       "config": {"size": args.size, "heldout_renders": args.heldout_renders,
+                                  "seed": args.seed},
+                       "heldout_top1": float(correct.mean()), "breakdown": table}, handle,
+                      indent=1)
+        print(f"written to {args.out}")
         return 0
     data = trainer.prepare_kit(brand_kit, options)
     results = {"config": {"size": args.size, "epochs": args.epochs, "brands": classes,

@@ -1,0 +1,166 @@
+"""The anomaly detector on data it was never designed on: SKAB's pump testbed runs.
+
+SKAB (Skoltech Anomaly Benchmark) records 8 sensors of a water-circulation testbed at 1 Hz
+while faults are induced on purpose (valve closures, rotor imbalance, cavitation, leaks).
+Each labelled run has one anomalous segment. Nothing of the detector (its steps, settings,
+or the z-score alarm gate) was chosen on SKAB, so this is a clean test of the defaults
+chosen on the NAB series (`nab_evaluation.py`).
+
+Protocol, fixed before the first run:
+  * runs: every labelled run in `../shared/data/skab` (`valve1/`, `other/`) whose first 400
+    rows are normal (SKAB's own convention: the first 400 points train); `other/2.csv`,
+    whose anomaly starts at row 104, is left out and listed;
+  * each of the 8 sensors is a series of its own; every method trains and calibrates on
+    the first 400 rows (`train_fraction = 400 / rows`), label-free, with the package
+    defaults except the window (50 instead of 100: 400 training rows) and 40 epochs;
+  * a run's alarms are those of any of its sensors; event-level counts and the NAB
+    standard score against the anomalous segment, rows before 400 not scored (as
+    `nab_evaluation.py` does for NAB's first 15%);
+  * methods: the default detector (`bayesian_learned_scale` with the z-score alarm gate),
+    the same fitted detector without the gate (`--alarm-gate none`), and the trailing
+    z-score baseline with the same alarm post-processing.
+
+Run from the repository root:
+    .venv/bin/python benchmarks/skab_evaluation.py [--runs 3] [--epochs 40]
+Writes benchmarks/results/skab_evaluation.json. The shared data root is ../shared/data beside
+the repository, or $CUTTINGEDGE_SHARED_DATA.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import pathlib
+import platform
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+
+from cuttingedge.trainers.anomaly import alarms, baselines, evaluate
+from cuttingedge.trainers.anomaly.detector import DetectorConfig, fit_detector, refractory_of
+from cuttingedge.trainers.anomaly.series import SeriesError, from_arrays
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+RESULTS = REPO / "benchmarks" / "results"
+TRAIN_ROWS = 400
+WINDOW = 50
+METHODS = ("default (gated)", "ungated", "zscore")
+
+
+def shared_root() -> pathlib.Path:
+    return pathlib.Path(os.environ.get("CUTTINGEDGE_SHARED_DATA",
+                                       REPO.parent / "shared" / "data"))
+
+
+def read_run(path: pathlib.Path) -> pd.DataFrame:
+    return pd.read_csv(path, sep=";")
+
+
+def segment(labels: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) rows of each run of anomalous labels."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], labels.astype(int), [0]])))
+    return [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2])]
+
+
+def score_sensor(values, stamps, name, args) -> dict[str, np.ndarray]:
+    """Alarm flags of each method on one sensor of one run."""
+    series = from_arrays(values, stamps, name=name)
+    fraction = TRAIN_ROWS / len(series)
+    config = DetectorConfig(window=WINDOW, train_fraction=fraction, epochs=args.epochs)
+    out = fit_detector(series, config).score(series, name)
+    ungated = (out.score > out.bar) & out.scored & ~series.missing
+    zscore = baselines.zscore_baseline(series, baselines.BaselineConfig(
+        window=WINDOW, train_fraction=fraction))
+    return {"default (gated)": out.is_anomaly,
+            "ungated": alarms.suppress_repeats(ungated, refractory_of(config, len(series))),
+            "zscore": zscore.is_anomaly}
+
+
+def evaluate_run(path: pathlib.Path, args) -> dict:
+    frame = read_run(path)
+    labels = frame["anomaly"].to_numpy()
+    windows = segment(labels == 1)
+    sensors = [c for c in frame.columns if c not in ("datetime", "anomaly", "changepoint")]
+    flags = {m: np.zeros(len(frame), bool) for m in METHODS}
+    by_sensor, skipped = {}, {}
+    for sensor in sensors:
+        try:
+            found = score_sensor(frame[sensor].to_numpy(np.float64),
+                                 frame["datetime"].astype(str).to_numpy(), sensor, args)
+        except (SeriesError, ValueError) as error:  # e.g. a constant sensor
+            skipped[sensor] = str(error)
+            continue
+        for method, sensor_flags in found.items():
+            flags[method] |= sensor_flags
+        by_sensor[sensor] = {m: int(f[TRAIN_ROWS:].sum()) for m, f in found.items()}
+    probation = TRAIN_ROWS / len(frame)
+    return {"rows": len(frame), "windows": windows, "skipped_sensors": skipped,
+            "alarms_by_sensor": by_sensor,
+            "methods": {m: {"counts": evaluate.event_counts(flags[m], windows,
+                                                            probation).as_dict(),
+                            "nab": dataclasses.asdict(evaluate.nab_score(flags[m], windows,
+                                                           probation=probation))}
+                        for m in METHODS}}
+
+
+def totals(per_run: dict, method: str) -> dict:
+    counts = sum((evaluate.EventCounts(**{k: r["methods"][method]["counts"][k] for k in
+                                          ("true_positives", "false_negatives",
+                                           "false_positives")})
+                  for r in per_run.values()), evaluate.EventCounts())
+    nab = sum((evaluate.NabResult(**r["methods"][method]["nab"]) for r in per_run.values()),
+              evaluate.NabResult(0.0, 0.0, 0.0))
+    return {**counts.as_dict(), "nab_standard": nab.normalized}
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--runs", type=int, default=0, help="first N runs only (0: all)")
+    parser.add_argument("--output", default=str(RESULTS / "skab_evaluation.json"))
+    args = parser.parse_args(argv)
+    if args.epochs < 1 or args.runs < 0:
+        parser.error("--epochs must be >= 1 and --runs >= 0")
+    root = shared_root() / "skab"
+    paths = sorted(root.glob("valve1/*.csv")) + sorted(root.glob("other/*.csv"))
+    if not paths:
+        parser.error(f"No SKAB runs under {root} (set CUTTINGEDGE_SHARED_DATA).")
+    per_run, left_out = {}, {}
+    start = time.monotonic()
+    for path in paths:
+        key = str(path.relative_to(root))
+        labels = read_run(path)["anomaly"].to_numpy()
+        if labels[:TRAIN_ROWS].any():
+            left_out[key] = f"anomalous from row {int(np.argmax(labels))} < {TRAIN_ROWS}"
+            continue
+        if args.runs and len(per_run) >= args.runs:
+            break
+        per_run[key] = evaluate_run(path, args)
+        row = {m: per_run[key]["methods"][m]["counts"] for m in METHODS}
+        print(f"[skab] {key}: " + "; ".join(
+            f"{m} TP {c['true_positives']} FP {c['false_positives']}" for m, c in row.items()),
+            flush=True)
+    table = {m: totals(per_run, m) for m in METHODS}
+    result = {"protocol": __doc__, "methods": table, "per_run": per_run, "left_out": left_out,
+              "settings": {"train_rows": TRAIN_ROWS, "window": WINDOW, "epochs": args.epochs},
+              "seconds": time.monotonic() - start,
+              "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+              "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+    output = pathlib.Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=1, default=float))
+    print(f"{'method':16} {'P':>6} {'R':>6} {'F1':>6} {'TP':>3} {'FN':>3} {'FP':>4} {'NAB':>7}")
+    for method, row in table.items():
+        print(f"{method:16} {row['precision']:6.3f} {row['recall']:6.3f} {row['f1']:6.3f} "
+              f"{row['true_positives']:3d} {row['false_negatives']:3d} "
+              f"{row['false_positives']:4d} {row['nab_standard']:7.1f}")
+    print(f"{len(per_run)} runs, {result['seconds']:.0f} s; written to {output}")
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main() and 0)
