@@ -156,6 +156,9 @@ def main(argv=None) -> int:
     parser.add_argument("--baseline", action="store_true",
                         help="also train ResNet50V2 on the same budget (slow)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pattern-probability", type=float, default=0.0,
+                        help="share of training renders over a procedural pattern instead "
+                             "of a photo or solid (held-out renders never)")
     parser.add_argument("--hp", action="append", default=[], metavar="NAME=VALUE",
                         help="fix a hyperparameter of the small CNN (blocks, filters, dense, "
                              "dropout, learning_rate); repeatable; default: its defaults")
@@ -178,7 +181,8 @@ def main(argv=None) -> int:
     keras.utils.set_random_seed(args.seed)
     options = trainer.LogoOptions(image_size=args.size, train_renders=args.train_renders,
                                   heldout_renders=args.heldout_renders, epochs=args.epochs,
-                                  seed=args.seed)
+                                  seed=args.seed,
+                                  pattern_probability=args.pattern_probability)
     brand_kit = kit.kit_from_files(sample_path("logos", "manifest.csv"),
                                    colours_csv=options.colours_csv)
     classes = len(brand_kit.brands)
@@ -206,6 +210,7 @@ def main(argv=None) -> int:
                           "train_renders": args.train_renders,
                           "heldout_renders": args.heldout_renders, "seed": args.seed,
                           "batch_size": options.batch_size, "cpus": os.cpu_count(),
+                          "pattern_probability": options.pattern_probability,
                           "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
                               timespec="seconds")}}
     print(f"small CNN, hyperparameters {args.hp or 'default'}: {args.epochs} epochs x "

@@ -83,6 +83,26 @@ def test_described_conditions_are_those_of_the_renders():
     assert blocky[conditions["tiny"]].min() > blocky[~conditions["tiny"]].max()
 
 
+def test_patterns_replace_backgrounds_only_when_asked():
+    plain = augment.AugmentConfig(image_size=32, jpeg_quality=(100, 100))
+    patterned = dataclasses.replace(plain, pattern_probability=0.5)
+    before, _ = _renders(plain, 12)
+    after, _ = _renders(patterned, 12)
+    drawn = augment.describe_renders(_kit().masks, 5, patterned, 12)["pattern"]
+    assert 0 < drawn.sum() < 12
+    assert not augment.describe_renders(_kit().masks, 5, plain, 12)["pattern"].any()
+    # renders without a pattern are exactly those of the config without patterns
+    np.testing.assert_array_equal(after[~drawn], before[~drawn])
+    assert all(np.abs(a - b).max() > 0.1 for a, b in zip(after[drawn], before[drawn]))
+
+
+def test_options_reject_a_pattern_probability_outside_0_1():
+    with pytest.raises(ValueError, match=r"pattern_probability must be in \[0, 1\]"):
+        trainer.LogoOptions(pattern_probability=1.5)
+    assert trainer.LogoOptions(pattern_probability=0.3).augment.pattern_probability == 0.3
+    assert augment.HELDOUT.pattern_probability == 0.0  # held-out renders never
+
+
 def test_described_tile_shrinks_with_distance():
     near, far = (dataclasses.replace(augment.AugmentConfig(image_size=32, tiny_probability=0.0),
                                      render=dataclasses.replace(

@@ -38,6 +38,10 @@ class AugmentConfig:
       max_blur_sigma: largest Gaussian blur sigma, in pixels.
       tiny_probability: chance of rendering tiny and upscaling (pixelated logos).
       photo_probability: chance of a photo background (else a tinted solid).
+      pattern_probability: chance that a procedural pattern (random colour blotches at a
+        random scale, `_pattern`) replaces the background drawn above; training renders can
+        then show logos over far more kinds of texture than the few training photos.
+        Held-out renders keep 0.
       render: the 3D pose / camera / lighting ranges.
       three_d: False skips the 3D stage (pose, perspective camera, Phong light): the icon is
         composited flat over the background, filling the frame (for ablations, benchmarks).
@@ -48,6 +52,7 @@ class AugmentConfig:
     max_blur_sigma: float = 1.2
     tiny_probability: float = 0.2
     photo_probability: float = 0.6
+    pattern_probability: float = 0.0
     render: RenderConfig = RenderConfig(out_size=64, max_pitch_degrees=35.0,
                                         max_yaw_degrees=35.0, max_roll_degrees=25.0,
                                         depth_range=(1.1, 2.2), max_shift=0.15)
@@ -85,6 +90,14 @@ def _blur(image, sigma):
     return tf.where(sigma < 0.2, image, out)
 
 
+def _pattern(seed, size: int):
+    """Random colour blotches: a 2x2 to 12x12 grid of random colours, smoothly upscaled."""
+    seeds = tf.random.experimental.stateless_split(seed, 2)
+    cells = tf.random.stateless_uniform([], seeds[0], 2, 13, tf.int32)
+    grid = tf.random.stateless_uniform(tf.stack([cells, cells, 3]), seeds[1])
+    return tf.image.resize(grid, [size, size], method="bicubic")
+
+
 def _scene(seed, config: AugmentConfig, difficulty):
     """Scene parameters of `config.render`, pose, shift and depth spread scaled by difficulty."""
     parameters = sample_parameters(seed, config.render)
@@ -116,6 +129,8 @@ class _Choices(NamedTuple):
     tiny: tf.Tensor              # rendered tiny, then upscaled
     tiny_size: tf.Tensor
     jpeg_quality: tf.Tensor
+    pattern: tf.Tensor           # a procedural pattern replaces the background
+    pattern_seed: tf.Tensor
 
 
 def _choose(seed, config: AugmentConfig, difficulty) -> _Choices:
@@ -137,7 +152,10 @@ def _choose(seed, config: AugmentConfig, difficulty) -> _Choices:
         solid_seed=seeds[4], scene_seed=seeds[5],
         blur_sigma=u[6] * config.max_blur_sigma * difficulty,
         tiny=u[7] < config.tiny_probability * difficulty, tiny_size=tiny_size,
-        jpeg_quality=quality)
+        jpeg_quality=quality,
+        # seeds[8]: drawn apart from u, so renders without patterns stay bit for bit
+        pattern=tf.random.stateless_uniform([], seeds[8]) <
+        config.pattern_probability * difficulty, pattern_seed=seeds[9])
 
 
 def render_sample(masks, colours, backgrounds, label, seed, config: AugmentConfig,
@@ -168,6 +186,8 @@ def render_sample(masks, colours, backgrounds, label, seed, config: AugmentConfi
     photo = tf.image.stateless_random_crop(photo, [size, size, 3], c.crop_seed)
     solid = tf.ones([size, size, 3]) * tf.random.stateless_uniform([1, 1, 3], c.solid_seed)
     background = tf.where(c.photo, photo, solid)
+    if config.pattern_probability > 0:
+        background = tf.where(c.pattern, _pattern(c.pattern_seed, size), background)
     rgba = tf.concat([texture, alpha[..., None]], -1)
     if config.three_d:
         image = render(rgba, background, _scene(c.scene_seed, config, difficulty), config.render)
@@ -182,7 +202,7 @@ def render_sample(masks, colours, backgrounds, label, seed, config: AugmentConfi
 
 
 CONDITIONS = ("plane_side", "logo_pixels", "tiny", "photo", "bare", "inverted",
-              "brand_colour", "blur_sigma", "jpeg_quality")
+              "brand_colour", "blur_sigma", "jpeg_quality", "pattern")
 
 
 def describe_render(masks, label, seed, config: AugmentConfig, difficulty=1.0) -> dict:
@@ -212,6 +232,7 @@ def describe_render(masks, label, seed, config: AugmentConfig, difficulty=1.0) -
     return {"plane_side": tf.sqrt(covered[0] * shrink), "logo_pixels": covered[1] * shrink,
             "tiny": c.tiny, "photo": c.photo, "bare": c.bare, "inverted": c.inverted,
             "brand_colour": c.use_brand_colour & ~c.inverted, "blur_sigma": c.blur_sigma,
+            "pattern": c.pattern & (config.pattern_probability > 0),
             "jpeg_quality": c.jpeg_quality}
 
 

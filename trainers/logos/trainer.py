@@ -47,6 +47,7 @@ class LogoOptions:
     epochs: int = 10
     batch_size: int = 64
     curriculum: float = 0.5
+    pattern_probability: float = 0.0  # AugmentConfig.pattern_probability of train renders
     seed: int = 0
     colours_csv: str = ""
     train_backgrounds: str = ""
@@ -57,8 +58,9 @@ class LogoOptions:
                      "epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1. Received: {getattr(self, name)}")
-        if not 0.0 <= self.curriculum <= 1.0:
-            raise ValueError(f"curriculum must be in [0, 1]. Received: {self.curriculum}")
+        for name in ("curriculum", "pattern_probability"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1]. Received: {getattr(self, name)}")
         defaults = {"colours_csv": _sample("logos", "brands.csv"),
                     "train_backgrounds": _sample("backgrounds", "train"),
                     "heldout_backgrounds": _sample("backgrounds", "heldout")}
@@ -72,7 +74,8 @@ class LogoOptions:
 
     @property
     def augment(self) -> augment.AugmentConfig:
-        return augment.AugmentConfig(image_size=self.image_size)
+        return augment.AugmentConfig(image_size=self.image_size,
+                                     pattern_probability=self.pattern_probability)
 
     @property
     def steps_per_epoch(self) -> int:
