@@ -44,8 +44,9 @@ the models, and reproduces the plain trailing z-score the task text quotes (abou
 Run from the repository root:
     .venv/bin/python benchmarks/nab_evaluation.py [--epochs 40] [--methods a,b] [--series x,y]
         [--plain]
-Writes benchmarks/results/nab_evaluation.json and .png (nab_evaluation_plain.* with --plain). The shared data root is
-../shared/data beside the repository, or $CUTTINGEDGE_SHARED_DATA.
+Writes benchmarks/results/nab_evaluation.json and .png (nab_evaluation_plain.* with
+--plain). The shared data root is ../shared/data beside the repository, or
+$CUTTINGEDGE_SHARED_DATA.
 """
 
 from __future__ import annotations
@@ -290,7 +291,8 @@ def main(argv=None) -> dict:
                   m.partition(GATED)[0] != "deterministic"]
     loso = leave_one_series_out(per_method, candidates, names) if candidates else None
     result = {"protocol": __doc__, "methods": table, "per_series": per_method,
-              "equal_recall": comparison, "leave_one_series_out": loso, "series": names, "dev_series": DEV,
+              "equal_recall": comparison, "leave_one_series_out": loso, "series": names,
+              "dev_series": DEV,
               "settings": {"epochs": args.epochs, "window": args.window,
                            "detector": dataclasses.asdict(DetectorConfig(**args.detector)),
                            "baselines": dataclasses.asdict(args.baseline), "plain": args.plain},

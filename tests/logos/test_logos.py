@@ -175,3 +175,10 @@ def test_kit_from_files_matches_the_ingestion_labels(tmp_path):
     assert kit.masks.shape == (2, 16, 16)
     assert kit.masks[0, 6, 8] > 0.9 and kit.masks[0, 0, 0] < 0.1
     assert kit.masks[1, 6, 6] > 0.9 and kit.masks[1, 14, 14] < 0.1
+
+
+@pytest.mark.parametrize("name", ["tiny_probability", "photo_probability",
+                                  "pattern_probability"])
+def test_augment_config_rejects_a_probability_outside_0_1(name):
+    with pytest.raises(ValueError, match=rf"{name} must be in \[0, 1\]"):
+        augment.AugmentConfig(**{name: -0.1})

@@ -26,14 +26,14 @@
    every point of the training part with a full window ("training", as the baselines
    do); `point_threshold` is the same for unsmoothed scores (the serving signature scores
    points one by one).
-6. With `alarm_gate="zscore"` (the default) an alarm also needs the trailing z-score of the same point
-   (the Normal of the mean and stddev of the `window` values the forecast reads) to exceed its
-   own threshold, calibrated label-free on the training part like the z-score baseline's:
-   a consensus of two detectors. The forecaster knows the series' short-term dynamics and
-   is surprised by a value that breaks them; the z-score knows only the recent range and
-   is surprised by a value outside it. A value that breaks the dynamics but stays within
-   the range the series has just visited (a recurring spike, a level the series keeps
-   switching between) then raises no alarm.
+6. With `alarm_gate="zscore"` (the default) an alarm also needs the trailing z-score of the
+   same point (the Normal of the mean and stddev of the `window` values the forecast reads)
+   to exceed its own threshold, calibrated label-free on the training part like the z-score
+   baseline's: a consensus of two detectors. The forecaster knows the series' short-term
+   dynamics and is surprised by a value that breaks them; the z-score knows only the recent
+   range and is surprised by a value outside it. A value that breaks the dynamics but stays
+   within the range the series has just visited (a recurring spike, a level the series
+   keeps switching between) then raises no alarm.
 
 `Detector.score(values)` returns, for every point: the predictive mean and stddev in the
 series' units, its aleatoric and epistemic parts, the tail surprise `point_score`, the

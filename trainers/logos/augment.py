@@ -59,6 +59,9 @@ class AugmentConfig:
     three_d: bool = True
 
     def __post_init__(self):
+        for name in ("tiny_probability", "photo_probability", "pattern_probability"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1]. Received: {getattr(self, name)}")
         low, high = self.jpeg_quality
         if not 1 <= low <= high <= 100:
             raise ValueError(f"jpeg_quality must be 1 <= low <= high <= 100. Received: "
@@ -232,7 +235,7 @@ def describe_render(masks, label, seed, config: AugmentConfig, difficulty=1.0) -
     return {"plane_side": tf.sqrt(covered[0] * shrink), "logo_pixels": covered[1] * shrink,
             "tiny": c.tiny, "photo": c.photo, "bare": c.bare, "inverted": c.inverted,
             "brand_colour": c.use_brand_colour & ~c.inverted, "blur_sigma": c.blur_sigma,
-            "pattern": c.pattern & (config.pattern_probability > 0),
+            "pattern": c.pattern,
             "jpeg_quality": c.jpeg_quality}
 
 
