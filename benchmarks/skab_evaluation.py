@@ -43,17 +43,13 @@ import pandas as pd
 from cuttingedge.trainers.anomaly import alarms, baselines, evaluate
 from cuttingedge.trainers.anomaly.detector import DetectorConfig, fit_detector, refractory_of
 from cuttingedge.trainers.anomaly.series import SeriesError, from_arrays
+from nab_evaluation import shared_root  # the same data root (this script's folder)
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
 TRAIN_ROWS = 400
 WINDOW = 50
 METHODS = ("default (gated)", "ungated", "zscore")
-
-
-def shared_root() -> pathlib.Path:
-    return pathlib.Path(os.environ.get("CUTTINGEDGE_SHARED_DATA",
-                                       REPO.parent / "shared" / "data"))
 
 
 def read_run(path: pathlib.Path) -> pd.DataFrame:
@@ -80,8 +76,7 @@ def score_sensor(values, stamps, name, args) -> dict[str, np.ndarray]:
             "zscore": zscore.is_anomaly}
 
 
-def evaluate_run(path: pathlib.Path, args) -> dict:
-    frame = read_run(path)
+def evaluate_run(frame: pd.DataFrame, args) -> dict:
     labels = frame["anomaly"].to_numpy()
     windows = segment(labels == 1)
     sensors = [c for c in frame.columns if c not in ("datetime", "anomaly", "changepoint")]
@@ -100,17 +95,15 @@ def evaluate_run(path: pathlib.Path, args) -> dict:
     probation = TRAIN_ROWS / len(frame)
     return {"rows": len(frame), "windows": windows, "skipped_sensors": skipped,
             "alarms_by_sensor": by_sensor,
-            "methods": {m: {"counts": evaluate.event_counts(flags[m], windows,
-                                                            probation).as_dict(),
+            "methods": {m: {"counts": dataclasses.asdict(evaluate.event_counts(
+                                flags[m], windows, probation)),
                             "nab": dataclasses.asdict(evaluate.nab_score(flags[m], windows,
                                                            probation=probation))}
                         for m in METHODS}}
 
 
 def totals(per_run: dict, method: str) -> dict:
-    counts = sum((evaluate.EventCounts(**{k: r["methods"][method]["counts"][k] for k in
-                                          ("true_positives", "false_negatives",
-                                           "false_positives")})
+    counts = sum((evaluate.EventCounts(**r["methods"][method]["counts"])
                   for r in per_run.values()), evaluate.EventCounts())
     nab = sum((evaluate.NabResult(**r["methods"][method]["nab"]) for r in per_run.values()),
               evaluate.NabResult(0.0, 0.0, 0.0))
@@ -133,13 +126,14 @@ def main(argv=None) -> dict:
     start = time.monotonic()
     for path in paths:
         key = str(path.relative_to(root))
-        labels = read_run(path)["anomaly"].to_numpy()
+        frame = read_run(path)
+        labels = frame["anomaly"].to_numpy()
         if labels[:TRAIN_ROWS].any():
             left_out[key] = f"anomalous from row {int(np.argmax(labels))} < {TRAIN_ROWS}"
             continue
         if args.runs and len(per_run) >= args.runs:
             break
-        per_run[key] = evaluate_run(path, args)
+        per_run[key] = evaluate_run(frame, args)
         row = {m: per_run[key]["methods"][m]["counts"] for m in METHODS}
         print(f"[skab] {key}: " + "; ".join(
             f"{m} TP {c['true_positives']} FP {c['false_positives']}" for m, c in row.items()),
