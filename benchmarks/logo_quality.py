@@ -16,6 +16,7 @@ logo's tile is finally seen, tiny, photo background, bare, inverted, JPEG qualit
     .venv/bin/python benchmarks/logo_quality.py [--size 32] [--epochs 30]
         [--train-renders 4500] [--every 5] [--baseline] [--hp filters=48]
         [--save-model cnn.keras] [--evaluate-only cnn.keras --out conditions.json]
+        [--precision mixed_bfloat16]
 """
 
 from __future__ import annotations
@@ -159,6 +160,9 @@ def main(argv=None) -> int:
     parser.add_argument("--pattern-probability", type=float, default=0.0,
                         help="share of training renders over a procedural pattern instead "
                              "of a photo or solid (held-out renders never)")
+    parser.add_argument("--precision", choices=model.PRECISIONS, default="float32",
+                        help="compute dtype policy of the models (mixed_bfloat16: about 2x "
+                             "faster on CPUs with native bfloat16)")
     parser.add_argument("--hp", action="append", default=[], metavar="NAME=VALUE",
                         help="fix a hyperparameter of the small CNN (blocks, filters, dense, "
                              "dropout, learning_rate); repeatable; default: its defaults")
@@ -182,7 +186,8 @@ def main(argv=None) -> int:
     options = trainer.LogoOptions(image_size=args.size, train_renders=args.train_renders,
                                   heldout_renders=args.heldout_renders, epochs=args.epochs,
                                   seed=args.seed,
-                                  pattern_probability=args.pattern_probability)
+                                  pattern_probability=args.pattern_probability,
+                                  precision=args.precision)
     brand_kit = kit.kit_from_files(sample_path("logos", "manifest.csv"),
                                    colours_csv=options.colours_csv)
     classes = len(brand_kit.brands)
@@ -211,18 +216,19 @@ def main(argv=None) -> int:
                           "heldout_renders": args.heldout_renders, "seed": args.seed,
                           "batch_size": options.batch_size, "cpus": os.cpu_count(),
                           "pattern_probability": options.pattern_probability,
+                          "precision": options.precision,
                           "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
                               timespec="seconds")}}
     print(f"small CNN, hyperparameters {args.hp or 'default'}: {args.epochs} epochs x "
           f"{options.steps_per_epoch * options.batch_size} renders at {args.size} px", flush=True)
-    net = model.small_cnn(hyperparameters, args.size, classes)
+    net = model.small_cnn(hyperparameters, args.size, classes, options.precision)
     results["config"]["hyperparameters"] = dict(hyperparameters.values)
     results["cnn"] = train_and_score(net, data, options, heldout, args.every)
     results["cnn"]["breakdown"] = breakdown(top5_of(net, heldout[0])[:, 0] == heldout[1],
                                             conditions)
     if args.save_model:
         net.save(args.save_model)
-    resnet = model.resnet_baseline(args.size, classes)
+    resnet = model.resnet_baseline(args.size, classes, precision=options.precision)
     results["resnet50v2"] = {"parameters": int(resnet.count_params())}
     if args.baseline:
         print("ResNet50V2 baseline, same renders and epochs", flush=True)

@@ -10,7 +10,8 @@ decodes them, `kit.kit_from_files`), training background photos of sample_data/b
             the icon composited flat (the 3D stage's share is the difference). Beside them,
             the baseline: images/s of one training step (`train_on_batch`, batch 64) of the
             default `small_cnn` at the same size, on renders made beforehand, so the ratio
-            says whether rendering keeps up with training. `--augment-images` renders per
+            says whether rendering keeps up with training; and the same step of the model
+            built with `precision="mixed_bfloat16"` (its ratio to the float32 step). `--augment-images` renders per
             row after one untimed batch.
   serving   the default `small_cnn` (weights as built: speed does not depend on them) exported
             with `serving.export(LogoServer(...))`, reloaded with `tf.saved_model.load`,
@@ -92,9 +93,9 @@ def load_kit() -> kit_lib.BrandKit:
                                   _sample("logos", "brands.csv"))
 
 
-def default_model(size: int, classes: int) -> keras.Model:
+def default_model(size: int, classes: int, precision: str = "float32") -> keras.Model:
     """`small_cnn` with its default hyperparameters."""
-    return model_lib.small_cnn(keras_tuner.HyperParameters(), size, classes)
+    return model_lib.small_cnn(keras_tuner.HyperParameters(), size, classes, precision)
 
 
 # ---------------------------------------------------------------------------- augmentation
@@ -118,19 +119,21 @@ def bench_augment(kit, args) -> dict:
                                          dataclasses.replace(full, three_d=False),
                                          args.augment_images)}
     images, labels = trainer.render_pool(kit, backgrounds, 0, full, 64 * 4)
-    model = default_model(args.size, len(kit.brands))
-    model.train_on_batch(images[:64], labels[:64])  # tracing
     steps = max(3, args.augment_images // 64 // 4)
-    start = time.perf_counter()
-    for step in range(steps):
-        batch = slice(64 * (step % 4), 64 * (step % 4 + 1))
-        model.train_on_batch(images[batch], labels[batch])
-    seconds = time.perf_counter() - start
-    rows["train_step"] = {"images": 64 * steps, "seconds": seconds,
-                          "images_per_second": 64 * steps / seconds,
-                          "parameters": int(model.count_params())}
+    for name, precision in (("train_step", "float32"),
+                            ("train_step_mixed_bfloat16", "mixed_bfloat16")):
+        model = default_model(args.size, len(kit.brands), precision)
+        model.train_on_batch(images[:64], labels[:64])  # tracing
+        start = time.perf_counter()
+        for step in range(steps):
+            batch = slice(64 * (step % 4), 64 * (step % 4 + 1))
+            model.train_on_batch(images[batch], labels[batch])
+        seconds = time.perf_counter() - start
+        rows[name] = {"images": 64 * steps, "seconds": seconds,
+                      "images_per_second": 64 * steps / seconds,
+                      "parameters": int(model.count_params())}
     base = rows["train_step"]["images_per_second"]
-    for name in ("full", "no_3d"):
+    for name in ("full", "no_3d", "train_step_mixed_bfloat16"):
         rows[name]["vs_train_step"] = rows[name]["images_per_second"] / base
     # time per render = 1 / rate; the 3D stage's share = 1 - full rate / no-3D rate
     rows["three_d_share_of_render_time"] = 1.0 - (rows["full"]["images_per_second"]
@@ -320,10 +323,13 @@ def plot(report: dict, path: str) -> None:
                 title="Hyperband vs random search")
     axes[0].legend()
     augment_rows = report["augment"]
-    names = ["full", "no_3d", "train_step"]
-    axes[1].bar(["augment\n(full)", "augment\n(no 3D)", "train step\n(baseline)"],
-                [augment_rows[n]["images_per_second"] for n in names],
-                color=["tab:blue", "tab:cyan", "tab:gray"])
+    names = [n for n in ("full", "no_3d", "train_step", "train_step_mixed_bfloat16")
+             if n in augment_rows]
+    labels = {"full": "augment\n(full)", "no_3d": "augment\n(no 3D)",
+              "train_step": "train step\n(baseline)",
+              "train_step_mixed_bfloat16": "train step\n(bfloat16)"}
+    axes[1].bar([labels[n] for n in names], [augment_rows[n]["images_per_second"] for n in names],
+                color=["tab:blue", "tab:cyan", "tab:gray", "tab:olive"][:len(names)])
     axes[1].set(ylabel="images / s", title=f"{report['config']['size']} px, tf.data")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -391,6 +397,10 @@ def print_table(report: dict) -> None:
                   f"x{a[name]['vs_train_step']:.2f}")
         print(f"  {'train step':<10} {a['train_step']['images_per_second']:8.1f}   (baseline, "
               f"{a['train_step']['parameters']:,} parameters)")
+        bf16 = a.get("train_step_mixed_bfloat16")
+        if bf16:
+            print(f"  {'  bfloat16':<10} {bf16['images_per_second']:8.1f}   "
+                  f"x{bf16['vs_train_step']:.2f} (precision=\"mixed_bfloat16\")")
         print(f"  3D/Phong stage share of render time: {a['three_d_share_of_render_time']:.0%}")
     if "serving" in report:
         s = report["serving"]

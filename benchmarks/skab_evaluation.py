@@ -20,9 +20,12 @@ Protocol, fixed before the first run:
     the same fitted detector without the gate (`--alarm-gate none`), and the trailing
     z-score baseline with the same alarm post-processing.
 
+"--plain" runs the same methods under `nab_evaluation.py --plain`'s protocol (smoothing 1, the
+threshold fixed where the training part set it, no refractory period), for every method.
+
 Run from the repository root:
-    .venv/bin/python benchmarks/skab_evaluation.py [--runs 3] [--epochs 40]
-Writes benchmarks/results/skab_evaluation.json. The shared data root is ../shared/data beside
+    .venv/bin/python benchmarks/skab_evaluation.py [--runs 3] [--epochs 40] [--plain]
+Writes benchmarks/results/skab_evaluation.json (skab_evaluation_plain.json with --plain). The shared data root is ../shared/data beside
 the repository, or $CUTTINGEDGE_SHARED_DATA.
 """
 
@@ -43,7 +46,7 @@ import pandas as pd
 from cuttingedge.trainers.anomaly import alarms, baselines, evaluate
 from cuttingedge.trainers.anomaly.detector import DetectorConfig, fit_detector, refractory_of
 from cuttingedge.trainers.anomaly.series import SeriesError, from_arrays
-from nab_evaluation import shared_root  # the same data root (this script's folder)
+from nab_evaluation import PLAIN, shared_root  # this script's folder
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
@@ -66,11 +69,12 @@ def score_sensor(values, stamps, name, args) -> dict[str, np.ndarray]:
     """Alarm flags of each method on one sensor of one run."""
     series = from_arrays(values, stamps, name=name)
     fraction = TRAIN_ROWS / len(series)
-    config = DetectorConfig(window=WINDOW, train_fraction=fraction, epochs=args.epochs)
+    plain = PLAIN if args.plain else {}
+    config = DetectorConfig(window=WINDOW, train_fraction=fraction, epochs=args.epochs, **plain)
     out = fit_detector(series, config).score(series, name)
     ungated = (out.score > out.bar) & out.scored & ~series.missing
     zscore = baselines.zscore_baseline(series, baselines.BaselineConfig(
-        window=WINDOW, train_fraction=fraction))
+        window=WINDOW, train_fraction=fraction, **plain))
     return {"default (gated)": out.is_anomaly,
             "ungated": alarms.suppress_repeats(ungated, refractory_of(config, len(series))),
             "zscore": zscore.is_anomaly}
@@ -114,8 +118,13 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--runs", type=int, default=0, help="first N runs only (0: all)")
-    parser.add_argument("--output", default=str(RESULTS / "skab_evaluation.json"))
+    parser.add_argument("--plain", action="store_true",
+                        help="no alarm post-processing, for every method (module docstring)")
+    parser.add_argument("--output", help="JSON written (default benchmarks/results/"
+                                         "skab_evaluation[_plain].json)")
     args = parser.parse_args(argv)
+    args.output = args.output or str(RESULTS / ("skab_evaluation_plain.json" if args.plain
+                                                else "skab_evaluation.json"))
     if args.epochs < 1 or args.runs < 0:
         parser.error("--epochs must be >= 1 and --runs >= 0")
     root = shared_root() / "skab"
@@ -140,7 +149,8 @@ def main(argv=None) -> dict:
             flush=True)
     table = {m: totals(per_run, m) for m in METHODS}
     result = {"protocol": __doc__, "methods": table, "per_run": per_run, "left_out": left_out,
-              "settings": {"train_rows": TRAIN_ROWS, "window": WINDOW, "epochs": args.epochs},
+              "settings": {"train_rows": TRAIN_ROWS, "window": WINDOW, "epochs": args.epochs,
+                           "plain": args.plain},
               "seconds": time.monotonic() - start,
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
               "date": time.strftime("%Y-%m-%d %H:%M:%S")}

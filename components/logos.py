@@ -70,7 +70,8 @@ def TuneLogos(
                           dollars_per_hour=dollars_per_hour or None)
     data = trainer.prepare(_train_files(examples), options)
     hypermodel = model_lib.LogoHyperModel(options.image_size, len(data.kit.brands),
-                                          tuple(a.strip() for a in architectures.split(",")))
+                                          tuple(a.strip() for a in architectures.split(",")),
+                                          precision=options.precision)
     extra = {"max_epochs": options.epochs} if algorithm == "hyperband" else {}
     epochs = {} if algorithm == "hyperband" else {"epochs": options.epochs}
     with fileio.staged(tuning.uri) as tuning_dir:
@@ -107,7 +108,8 @@ def TrainLogoBaseline(
     options = _options(custom_config)
     keras.utils.set_random_seed(options.seed)
     data = trainer.prepare(_train_files(examples), options)
-    baseline = model_lib.resnet_baseline(options.image_size, len(data.kit.brands))
+    baseline = model_lib.resnet_baseline(options.image_size, len(data.kit.brands),
+                                         precision=options.precision)
     history = trainer.fit(baseline, data, options)
     trainer.save_model(baseline, data.kit.brands, options,
                        fileio.join(model.uri, "Format-Serving"), history)

@@ -188,6 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="machine rate used for the money budget and estimates")
     logos.add_argument("--epochs", type=_positive_int, default=10)
     logos.add_argument("--train-renders", type=_positive_int, default=12000)
+    logos.add_argument("--precision", choices=["float32", "mixed_bfloat16"], default="float32",
+                       help="compute dtype of the CNN and the ResNet baseline (default "
+                            "float32); mixed_bfloat16 trains about twice as fast on CPUs with "
+                            "native bfloat16 (AVX512_BF16, AMX) and slower elsewhere")
     _add_output(logos)
     logos.set_defaults(handler=_run_logos)
 
@@ -481,7 +485,8 @@ def _run_logos(args, extra) -> int:
                           max_dollars=args.max_dollars, dollars_per_hour=args.dollars_per_hour)
     config = logos_config(RunLayout(args.output), _beam_args(extra), budget=budget,
                           options=LogoOptions(epochs=args.epochs,
-                                              train_renders=args.train_renders),
+                                              train_renders=args.train_renders,
+                                              precision=args.precision),
                           algorithm=args.algorithm, architectures=args.architectures,
                           input_path=args.input)
     run_pipeline(logos.create_pipeline(config))

@@ -68,6 +68,28 @@ def test_run_ranking_text_option_reaches_the_trainer(tmp_path, monkeypatch, flag
     assert custom["use_text"] is embeddings
 
 
+def test_run_logos_precision_reaches_the_tuner_trainer_and_baseline(tmp_path, monkeypatch):
+    import json
+
+    from cuttingedge.pipelines import cli, runner
+    from cuttingedge.trainers.logos import model
+
+    built = []
+    monkeypatch.setattr(runner, "run_pipeline", built.append)  # build, do not run
+    monkeypatch.setattr(cli, "_print_outputs", lambda *args: None)
+    assert cli.main(["run", "logos", "--precision", "mixed_bfloat16", "--output",
+                     str(tmp_path / "runs")]) == 0
+    (pipeline,) = built
+    for component in pipeline.components:
+        custom = component.exec_properties.get("custom_config")
+        if custom is not None:
+            custom = json.loads(custom) if isinstance(custom, str) else custom
+            assert custom["precision"] == "mixed_bfloat16", component.id
+    assert {"TuneLogos", "Trainer", "TrainLogoBaseline"} <= {c.id for c in pipeline.components}
+    help_text = _run("run", "logos", "--help").stdout
+    assert all(choice in help_text for choice in model.PRECISIONS)
+
+
 FLINK = ("--runner=FlinkRunner", "--flink_master=flink-jobmanager:8081", "--parallelism=64",
          "--environment_type=EXTERNAL", "--environment_config=localhost:50000")
 

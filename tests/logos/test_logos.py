@@ -182,3 +182,43 @@ def test_kit_from_files_matches_the_ingestion_labels(tmp_path):
 def test_augment_config_rejects_a_probability_outside_0_1(name):
     with pytest.raises(ValueError, match=rf"{name} must be in \[0, 1\]"):
         augment.AugmentConfig(**{name: -0.1})
+
+
+def test_mixed_bfloat16_models_compute_in_bfloat16_and_serve_float32(tmp_path):
+    import keras
+    import keras_tuner
+
+    from cuttingedge.trainers.logos import model as model_lib
+
+    net = model_lib.small_cnn(keras_tuner.HyperParameters(), 16, 3, "mixed_bfloat16")
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
+    convs = [layer for layer in net.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert {layer.compute_dtype for layer in convs} == {"bfloat16"}
+    assert {layer.variable_dtype for layer in convs} == {"float32"}
+    images = np.random.default_rng(0).uniform(size=(8, 16, 16, 3)).astype(np.float32)
+    net.fit(images, np.arange(8) % 3, epochs=1, verbose=0)  # trains (metrics take the output)
+    probabilities = net.predict(images, verbose=0)
+    assert probabilities.dtype == np.float32
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+
+    options = trainer.LogoOptions(image_size=16, precision="mixed_bfloat16")
+    trainer.save_model(net, ["a", "b", "c"], options, str(tmp_path / "serving"))
+    serve = tf.saved_model.load(str(tmp_path / "serving")).signatures["serving_default"]
+    png = tf.io.encode_png(tf.cast(images[0] * 255, tf.uint8)).numpy()
+    out = serve(image_bytes=tf.constant([png, png]))
+    assert out["probabilities"].dtype == tf.float32 and out["probabilities"].shape == (2, 3)
+    assert set(out["brand"].numpy().astype(str)) <= {"a", "b", "c"}
+
+    baseline = model_lib.resnet_baseline(32, 3, precision="mixed_bfloat16")
+    assert baseline.output.dtype == "float32"
+    assert model_lib.resnet_baseline(32, 3).count_params() == baseline.count_params()
+
+
+def test_an_unknown_precision_is_rejected_with_the_choices():
+    from cuttingedge.trainers.logos import model as model_lib
+
+    with pytest.raises(ValueError, match=r"precision must be one of \['float32', "
+                                         r"'mixed_bfloat16'\]. Received: 'float16'"):
+        trainer.LogoOptions(precision="float16")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        model_lib.LogoHyperModel(16, 3, precision="bf16")

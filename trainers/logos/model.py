@@ -1,18 +1,52 @@
 """Logo classifiers: a small tunable CNN family, Keras Tuner's HyperResNet, and the baseline.
 
-Every model takes float RGB images [batch, S, S, 3] in [0, 1] and returns class probabilities.
+Every model takes float RGB images [batch, S, S, 3] in [0, 1] and returns float32 class
+probabilities.
+
+`precision="mixed_bfloat16"` computes the small CNN and the ResNet50V2 baseline in bfloat16
+with float32 weights and float32 outputs (Keras mixed precision). On CPUs with native bfloat16
+(AVX512_BF16 or AMX) training is about twice as fast (`benchmarks/logos.py`, section
+`augment`); elsewhere it is slower, so float32 stays the default. HyperResNet always builds in
+float32.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import keras
 import keras_tuner
 
 ARCHITECTURES = ("cnn", "resnet")
+PRECISIONS = ("float32", "mixed_bfloat16")
 
 
-def small_cnn(hp: keras_tuner.HyperParameters, image_size: int, classes: int) -> keras.Model:
+def check_precision(precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {list(PRECISIONS)}. Received: {precision!r}")
+    return precision
+
+
+@contextlib.contextmanager
+def _precision(precision: str):
+    """Layers built inside use the dtype policy `precision`; the global policy is restored."""
+    check_precision(precision)
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def small_cnn(hp: keras_tuner.HyperParameters, image_size: int, classes: int,
+              precision: str = "float32") -> keras.Model:
     """A tunable CNN: `blocks` conv blocks of `filters` x 2^i channels, BN, pooling, dropout."""
+    with _precision(precision):
+        return _small_cnn(hp, image_size, classes)
+
+
+def _small_cnn(hp: keras_tuner.HyperParameters, image_size: int, classes: int) -> keras.Model:
     blocks = hp.Int("blocks", 3, 5, default=4)
     filters = hp.Choice("filters", [16, 24, 32, 48], default=32)
     dense = hp.Choice("dense", [128, 256, 512], default=256)
@@ -33,7 +67,7 @@ def small_cnn(hp: keras_tuner.HyperParameters, image_size: int, classes: int) ->
     x = keras.layers.GlobalAveragePooling2D()(x)
     x = keras.layers.Dropout(dropout)(x)
     x = keras.layers.Dense(dense, activation="relu")(x)
-    outputs = keras.layers.Dense(classes, activation="softmax")(x)
+    outputs = keras.layers.Dense(classes, activation="softmax", dtype="float32")(x)
     model = keras.Model(inputs, outputs, name="logo_cnn")
     _compile(model, learning_rate)
     return model
@@ -49,7 +83,8 @@ def _compile(model: keras.Model, learning_rate: float) -> None:
 class LogoHyperModel(keras_tuner.HyperModel):
     """The search space: the small CNN family, or Keras Tuner's HyperResNet (`architecture`)."""
 
-    def __init__(self, image_size: int, classes: int, architectures=("cnn",)):
+    def __init__(self, image_size: int, classes: int, architectures=("cnn",),
+                 precision: str = "float32"):
         super().__init__(name="logos")
         unknown = set(architectures) - set(ARCHITECTURES)
         if unknown:
@@ -57,6 +92,7 @@ class LogoHyperModel(keras_tuner.HyperModel):
                              f"{list(ARCHITECTURES)}.")
         self.image_size, self.classes = image_size, classes
         self.architectures = tuple(architectures)
+        self.precision = check_precision(precision)
 
     def build(self, hp):
         architecture = hp.Choice("architecture", list(self.architectures),
@@ -67,15 +103,19 @@ class LogoHyperModel(keras_tuner.HyperModel):
                     input_shape=(self.image_size, self.image_size, 3), classes=self.classes)
                 return resnet.build(hp)
         with hp.conditional_scope("architecture", "cnn"):
-            return small_cnn(hp, self.image_size, self.classes)
+            return small_cnn(hp, self.image_size, self.classes, self.precision)
 
 
-def resnet_baseline(image_size: int, classes: int, learning_rate: float = 1e-3) -> keras.Model:
+def resnet_baseline(image_size: int, classes: int, learning_rate: float = 1e-3,
+                    precision: str = "float32") -> keras.Model:
     """ResNet50V2 from scratch (weights=None) at the same input size: the baseline."""
-    base = keras.applications.ResNet50V2(weights=None, input_shape=(image_size, image_size, 3),
-                                         classes=classes)
-    inputs = keras.Input((image_size, image_size, 3))
-    model = keras.Model(inputs, base(keras.layers.Rescaling(2.0, offset=-1.0)(inputs)),
-                        name="resnet50v2_baseline")
+    with _precision(precision):
+        base = keras.applications.ResNet50V2(weights=None, classes=classes,
+                                             input_shape=(image_size, image_size, 3))
+        inputs = keras.Input((image_size, image_size, 3))
+        outputs = base(keras.layers.Rescaling(2.0, offset=-1.0)(inputs))
+        if precision != "float32":  # float32 probabilities
+            outputs = keras.layers.Activation("linear", dtype="float32")(outputs)
+        model = keras.Model(inputs, outputs, name="resnet50v2_baseline")
     _compile(model, learning_rate)
     return model

@@ -48,6 +48,7 @@ class LogoOptions:
     batch_size: int = 64
     curriculum: float = 0.5
     pattern_probability: float = 0.0  # AugmentConfig.pattern_probability of train renders
+    precision: str = "float32"  # or "mixed_bfloat16" (model.PRECISIONS)
     seed: int = 0
     colours_csv: str = ""
     train_backgrounds: str = ""
@@ -61,6 +62,7 @@ class LogoOptions:
         for name in ("curriculum", "pattern_probability"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1]. Received: {getattr(self, name)}")
+        model_lib.check_precision(self.precision)
         defaults = {"colours_csv": _sample("logos", "brands.csv"),
                     "train_backgrounds": _sample("backgrounds", "train"),
                     "heldout_backgrounds": _sample("backgrounds", "heldout")}
@@ -194,7 +196,8 @@ def run_fn(fn_args):
     if getattr(fn_args, "hyperparameters", None):
         hp = keras_tuner.HyperParameters.from_config(fn_args.hyperparameters)
     hypermodel = model_lib.LogoHyperModel(options.image_size, len(data.kit.brands),
-                                          architectures=("cnn", "resnet"))
+                                          architectures=("cnn", "resnet"),
+                                          precision=options.precision)
     model = hypermodel.build(hp)
     callbacks = [keras.callbacks.TensorBoard(fn_args.model_run_dir)] \
         if getattr(fn_args, "model_run_dir", None) else []
