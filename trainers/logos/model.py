@@ -22,6 +22,7 @@ PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 def check_precision(precision: str) -> str:
+    """`precision` if it is one of `PRECISIONS`, else a ValueError naming them."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {list(PRECISIONS)}. Received: {precision!r}")
     return precision
