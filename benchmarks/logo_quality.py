@@ -161,8 +161,8 @@ def main(argv=None) -> int:
                         help="share of training renders over a procedural pattern instead "
                              "of a photo or solid (held-out renders never)")
     parser.add_argument("--precision", choices=model.PRECISIONS, default="float32",
-                        help="compute dtype policy of the models (mixed_bfloat16: about 2x "
-                             "faster on CPUs with native bfloat16)")
+                        help="compute dtype policy of the models (mixed_bfloat16: about 1.3x "
+                             "as fast on CPUs with native bfloat16)")
     parser.add_argument("--hp", action="append", default=[], metavar="NAME=VALUE",
                         help="fix a hyperparameter of the small CNN (blocks, filters, dense, "
                              "dropout, learning_rate); repeatable; default: its defaults")

@@ -190,8 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     logos.add_argument("--train-renders", type=_positive_int, default=12000)
     logos.add_argument("--precision", choices=["float32", "mixed_bfloat16"], default="float32",
                        help="compute dtype of the CNN and the ResNet baseline (default "
-                            "float32); mixed_bfloat16 trains about twice as fast on CPUs with "
-                            "native bfloat16 (AVX512_BF16, AMX) and slower elsewhere")
+                            "float32); mixed_bfloat16 trains about 1.3x as fast on CPUs with "
+                            "native bfloat16 (AVX512_BF16, AMX), maybe slower elsewhere")
     _add_output(logos)
     logos.set_defaults(handler=_run_logos)
 

@@ -5,8 +5,9 @@ probabilities.
 
 `precision="mixed_bfloat16"` computes the small CNN and the ResNet50V2 baseline in bfloat16
 with float32 weights and float32 outputs (Keras mixed precision). On CPUs with native bfloat16
-(AVX512_BF16 or AMX) training is about twice as fast (`benchmarks/logos.py`, section
-`augment`); elsewhere it is slower, so float32 stays the default. HyperResNet always builds in
+(AVX512_BF16 or AMX) a training step is about 1.3 times as fast (`benchmarks/logos.py`,
+section `augment`); without them bfloat16 is emulated and may be slower, so float32 stays
+the default. HyperResNet always builds in
 float32.
 """
 
