@@ -11,8 +11,8 @@ decodes them, `kit.kit_from_files`), training background photos of sample_data/b
             the baseline: images/s of one training step (`train_on_batch`, batch 64) of the
             default `small_cnn` at the same size, on renders made beforehand, so the ratio
             says whether rendering keeps up with training; and the same step of the model
-            built with `precision="mixed_bfloat16"` (its ratio to the float32 step). `--augment-images` renders per
-            row after one untimed batch.
+            built with `precision="mixed_bfloat16"` (its ratio to the float32 step).
+            `--augment-images` renders per row after one untimed batch.
   serving   the default `small_cnn` (weights as built: speed does not depend on them) exported
             with `serving.export(LogoServer(...))`, reloaded with `tf.saved_model.load`,
             `signatures["serving_default"](image_bytes=...)`. Requests: `--request-images`

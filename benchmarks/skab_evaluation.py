@@ -25,8 +25,8 @@ threshold fixed where the training part set it, no refractory period), for every
 
 Run from the repository root:
     .venv/bin/python benchmarks/skab_evaluation.py [--runs 3] [--epochs 40] [--plain]
-Writes benchmarks/results/skab_evaluation.json (skab_evaluation_plain.json with --plain). The shared data root is ../shared/data beside
-the repository, or $CUTTINGEDGE_SHARED_DATA.
+Writes benchmarks/results/skab_evaluation.json (skab_evaluation_plain.json with --plain). The
+shared data root is ../shared/data beside the repository, or $CUTTINGEDGE_SHARED_DATA.
 """
 
 from __future__ import annotations
