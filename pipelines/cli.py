@@ -188,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="machine rate used for the money budget and estimates")
     logos.add_argument("--epochs", type=_positive_int, default=10)
     logos.add_argument("--train-renders", type=_positive_int, default=12000)
+    # model.PRECISIONS, spelled out so that --help does not import Keras (tests/test_cli.py)
     logos.add_argument("--precision", choices=["float32", "mixed_bfloat16"], default="float32",
                        help="compute dtype of the CNN and the ResNet baseline (default "
                             "float32); mixed_bfloat16 trains about 1.3x as fast on CPUs with "

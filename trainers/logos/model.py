@@ -7,8 +7,7 @@ probabilities.
 with float32 weights and float32 outputs (Keras mixed precision). On CPUs with native bfloat16
 (AVX512_BF16 or AMX) a training step is about 1.3 times as fast (`benchmarks/logos.py`,
 section `augment`); without them bfloat16 is emulated and may be slower, so float32 stays
-the default. HyperResNet always builds in
-float32.
+the default. HyperResNet always builds in float32.
 """
 
 from __future__ import annotations
