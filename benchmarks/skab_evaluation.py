@@ -20,12 +20,20 @@ Protocol, fixed before the first run:
     the same fitted detector without the gate (`--alarm-gate none`), and the trailing
     z-score baseline with the same alarm post-processing.
 
+"--joint" scores each run's 8 sensors together (`cuttingedge.trainers.anomaly.joint`): one
+forecaster of every sensor's next value with a full covariance, its joint tail surprise, one
+threshold per run. Designed on synthetic data only and fixed, defaults included, before its
+first SKAB run; the protocol above is unchanged (window 50, 40 epochs, first 400 rows).
+Methods: the joint detector (its default, ungated), the same fit with the joint z-score gate,
+and the joint trailing z-score with the same post-processing.
+
 "--plain" runs the same methods under `nab_evaluation.py --plain`'s protocol (smoothing 1, the
 threshold fixed where the training part set it, no refractory period), for every method.
 
 Run from the repository root:
-    .venv/bin/python benchmarks/skab_evaluation.py [--runs 3] [--epochs 40] [--plain]
-Writes benchmarks/results/skab_evaluation.json (skab_evaluation_plain.json with --plain). The
+    .venv/bin/python benchmarks/skab_evaluation.py [--runs 3] [--epochs 40] [--plain] [--joint]
+Writes benchmarks/results/skab_evaluation.json (skab_evaluation_plain.json with --plain;
+skab_joint[_plain].json with --joint). The
 shared data root is ../shared/data beside the repository, or $CUTTINGEDGE_SHARED_DATA.
 """
 
@@ -43,7 +51,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from cuttingedge.trainers.anomaly import alarms, baselines, evaluate
+from cuttingedge.trainers.anomaly import alarms, baselines, evaluate, joint
 from cuttingedge.trainers.anomaly.detector import DetectorConfig, fit_detector, refractory_of
 from cuttingedge.trainers.anomaly.series import SeriesError, from_arrays
 from nab_evaluation import PLAIN, shared_root  # this script's folder
@@ -53,6 +61,7 @@ RESULTS = REPO / "benchmarks" / "results"
 TRAIN_ROWS = 400
 WINDOW = 50
 METHODS = ("default (gated)", "ungated", "zscore")
+JOINT_METHODS = ("joint", "joint gated", "joint zscore")
 
 
 def read_run(path: pathlib.Path) -> pd.DataFrame:
@@ -80,12 +89,28 @@ def score_sensor(values, stamps, name, args) -> dict[str, np.ndarray]:
             "zscore": zscore.is_anomaly}
 
 
+def score_joint(values: np.ndarray, args) -> dict[str, np.ndarray]:
+    """Alarm flags of each joint method on all sensors of one run."""
+    plain = PLAIN if args.plain else {}
+    config = joint.JointConfig(window=WINDOW, train_fraction=TRAIN_ROWS / len(values),
+                               epochs=args.epochs, **plain)
+    detector = joint.fit_joint_detector(values, config)
+    gated = joint.fit_joint_detector(values, dataclasses.replace(config, alarm_gate="zscore"))
+    return {"joint": detector.score(values).is_anomaly,
+            "joint gated": gated.score(values).is_anomaly,
+            "joint zscore": joint.joint_zscore(values, config).is_anomaly}
+
+
 def evaluate_run(frame: pd.DataFrame, args) -> dict:
     labels = frame["anomaly"].to_numpy()
     windows = segment(labels == 1)
     sensors = [c for c in frame.columns if c not in ("datetime", "anomaly", "changepoint")]
-    flags = {m: np.zeros(len(frame), bool) for m in METHODS}
+    methods = JOINT_METHODS if args.joint else METHODS
+    flags = {m: np.zeros(len(frame), bool) for m in methods}
     by_sensor, skipped = {}, {}
+    if args.joint:
+        flags = score_joint(frame[sensors].to_numpy(np.float64), args)
+        sensors = []
     for sensor in sensors:
         try:
             found = score_sensor(frame[sensor].to_numpy(np.float64),
@@ -103,7 +128,7 @@ def evaluate_run(frame: pd.DataFrame, args) -> dict:
                                 flags[m], windows, probation)),
                             "nab": dataclasses.asdict(evaluate.nab_score(flags[m], windows,
                                                            probation=probation))}
-                        for m in METHODS}}
+                        for m in methods}}
 
 
 def totals(per_run: dict, method: str) -> dict:
@@ -120,11 +145,14 @@ def main(argv=None) -> dict:
     parser.add_argument("--runs", type=int, default=0, help="first N runs only (0: all)")
     parser.add_argument("--plain", action="store_true",
                         help="no alarm post-processing, for every method (module docstring)")
+    parser.add_argument("--joint", action="store_true",
+                        help="score the 8 sensors of a run together (module docstring)")
     parser.add_argument("--output", help="JSON written (default benchmarks/results/"
-                                         "skab_evaluation[_plain].json)")
+                                         "skab_evaluation[_plain].json, skab_joint[_plain].json)")
     args = parser.parse_args(argv)
-    args.output = args.output or str(RESULTS / ("skab_evaluation_plain.json" if args.plain
-                                                else "skab_evaluation.json"))
+    stem = "skab_joint" if args.joint else "skab_evaluation"
+    args.output = args.output or str(RESULTS / f"{stem}{'_plain' if args.plain else ''}.json")
+    methods = JOINT_METHODS if args.joint else METHODS
     if args.epochs < 1 or args.runs < 0:
         parser.error("--epochs must be >= 1 and --runs >= 0")
     root = shared_root() / "skab"
@@ -143,14 +171,14 @@ def main(argv=None) -> dict:
         if args.runs and len(per_run) >= args.runs:
             break
         per_run[key] = evaluate_run(frame, args)
-        row = {m: per_run[key]["methods"][m]["counts"] for m in METHODS}
+        row = {m: per_run[key]["methods"][m]["counts"] for m in methods}
         print(f"[skab] {key}: " + "; ".join(
             f"{m} TP {c['true_positives']} FP {c['false_positives']}" for m, c in row.items()),
             flush=True)
-    table = {m: totals(per_run, m) for m in METHODS}
+    table = {m: totals(per_run, m) for m in methods}
     result = {"protocol": __doc__, "methods": table, "per_run": per_run, "left_out": left_out,
               "settings": {"train_rows": TRAIN_ROWS, "window": WINDOW, "epochs": args.epochs,
-                           "plain": args.plain},
+                           "plain": args.plain, "joint": args.joint},
               "seconds": time.monotonic() - start,
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
               "date": time.strftime("%Y-%m-%d %H:%M:%S")}
