@@ -151,29 +151,39 @@ class DetectorConfig:
                              f"alarm_gate={self.alarm_gate!r}.")
         object.__setattr__(self, "step", prob.ladder.parse_step(self.step).value)
         object.__setattr__(self, "hidden_units", tuple(self.hidden_units))
-        for name in ("window", "horizon", "epochs", "batch_size", "samples", "smoothing",
-                     "patience"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"Expected {name} to be a positive integer. Received: "
-                                 f"{name}={value!r}.")
-        if isinstance(self.refractory, bool) or not isinstance(self.refractory, int) \
-                or self.refractory < 0:
-            raise ValueError(f"Expected refractory to be an integer >= 0 (points). Received: "
-                             f"refractory={self.refractory!r}.")
-        if not isinstance(self.refractory_fraction, (int, float)) \
-                or not 0.0 <= self.refractory_fraction < 1.0:
-            raise ValueError(f"Expected refractory_fraction in [0, 1). Received: "
-                             f"refractory_fraction={self.refractory_fraction!r}.")
-        for name in ("train_fraction", "validation_fraction", "false_alarm_rate",
-                     "tail_fraction"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
-                raise ValueError(f"Expected {name} in (0, 1). Received: {name}={value!r}.")
-        for name in ("learning_rate", "scale_floor", "min_scale", "window_floor"):
-            if not isinstance(getattr(self, name), (int, float)) or getattr(self, name) <= 0:
-                raise ValueError(f"Expected {name} > 0. Received: "
-                                 f"{name}={getattr(self, name)!r}.")
+        check_settings(self, ("window", "horizon", "epochs", "batch_size", "samples",
+                              "smoothing", "patience"),
+                       ("learning_rate", "scale_floor", "min_scale", "window_floor"))
+
+
+def check_settings(config, positive_integers, positives) -> None:
+    """ValueError naming the first absurd setting of a detector config.
+
+    Checks `positive_integers` (>= 1), `positives` (> 0), the fractions train_fraction,
+    validation_fraction, false_alarm_rate and tail_fraction (in (0, 1)), refractory (an
+    integer >= 0) and refractory_fraction (in [0, 1)).
+    """
+    for name in positive_integers:
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"Expected {name} to be a positive integer. Received: "
+                             f"{name}={value!r}.")
+    if isinstance(config.refractory, bool) or not isinstance(config.refractory, int) \
+            or config.refractory < 0:
+        raise ValueError(f"Expected refractory to be an integer >= 0 (points). Received: "
+                         f"refractory={config.refractory!r}.")
+    if not isinstance(config.refractory_fraction, (int, float)) \
+            or not 0.0 <= config.refractory_fraction < 1.0:
+        raise ValueError(f"Expected refractory_fraction in [0, 1). Received: "
+                         f"refractory_fraction={config.refractory_fraction!r}.")
+    for name in ("train_fraction", "validation_fraction", "false_alarm_rate", "tail_fraction"):
+        value = getattr(config, name)
+        if not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
+            raise ValueError(f"Expected {name} in (0, 1). Received: {name}={value!r}.")
+    for name in positives:
+        if not isinstance(getattr(config, name), (int, float)) or getattr(config, name) <= 0:
+            raise ValueError(f"Expected {name} > 0. Received: "
+                             f"{name}={getattr(config, name)!r}.")
 
 
 def span_of(config) -> int:

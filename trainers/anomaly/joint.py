@@ -61,6 +61,7 @@ import tensorflow_probability as tfp
 from scipy import special, stats
 
 from cuttingedge.trainers.anomaly import alarms
+from cuttingedge.trainers.anomaly.detector import check_settings
 from cuttingedge.trainers.anomaly.series import SeriesTooShortError
 
 tfd = tfp.distributions
@@ -112,29 +113,12 @@ class JointConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "hidden_units", tuple(self.hidden_units))
-        checks = {name: getattr(self, name) for name in ("window", "epochs", "batch_size",
-                                                         "patience", "smoothing")}
-        checks.update({f"hidden_units[{i}]": units for i, units in enumerate(self.hidden_units)})
-        for name, value in checks.items():
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"Expected {name} to be a positive integer. Received: "
-                                 f"{name}={value!r}.")
-        if isinstance(self.refractory, bool) or not isinstance(self.refractory, int) \
-                or self.refractory < 0:
-            raise ValueError(f"Expected refractory to be an integer >= 0 (points). Received: "
-                             f"refractory={self.refractory!r}.")
-        for name in ("train_fraction", "validation_fraction", "false_alarm_rate",
-                     "tail_fraction"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
-                raise ValueError(f"Expected {name} in (0, 1). Received: {name}={value!r}.")
-        if not 0.0 <= self.refractory_fraction < 1.0:
-            raise ValueError(f"Expected refractory_fraction in [0, 1). Received: "
-                             f"refractory_fraction={self.refractory_fraction!r}.")
-        for name in ("learning_rate", "window_floor", "scale_floor", "min_scale"):
-            if not isinstance(getattr(self, name), (int, float)) or getattr(self, name) <= 0:
-                raise ValueError(f"Expected {name} > 0. Received: "
-                                 f"{name}={getattr(self, name)!r}.")
+        check_settings(self, ("window", "epochs", "batch_size", "patience", "smoothing"),
+                       ("learning_rate", "window_floor", "scale_floor", "min_scale"))
+        for i, units in enumerate(self.hidden_units):
+            if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
+                raise ValueError(f"Expected hidden_units[{i}] to be a positive integer. "
+                                 f"Received: hidden_units={self.hidden_units!r}.")
         if self.alarm_gate not in ALARM_GATES:
             raise ValueError(f"Expected alarm_gate in {list(ALARM_GATES)}. Received: "
                              f"alarm_gate={self.alarm_gate!r}.")
