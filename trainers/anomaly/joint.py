@@ -384,8 +384,9 @@ class JointDetector:
                              f"{values.shape[1]}.")
         return values
 
-    def moments(self, values) -> _Moments:
-        z = (self.check(values) - self.mean) / self.std
+    def _moments(self, values: np.ndarray) -> _Moments:
+        """Predictive moments of checked `values` [rows, sensors]."""
+        z = (values - self.mean) / self.std
         x, y, anchor, spread = window_inputs(z, self.config.window, self.config.window_floor)
         params = self.model.predict(x, batch_size=1024, verbose=0)
         dist = to_distribution(params, self.sensors, self.config.min_scale)
@@ -401,7 +402,7 @@ class JointDetector:
             smoothed = alarms.smooth(joint_surprise(zscore.mahalanobis2(), self.sensors),
                                      self.config.smoothing)
             gate = smoothed > _bar(smoothed, self.gate_threshold, self.config, self.train_rows)
-        return _alarms(self.moments(values), self.threshold, self.config, self.train_rows,
+        return _alarms(self._moments(values), self.threshold, self.config, self.train_rows,
                        self.mean, self.std, gate)
 
 
@@ -420,7 +421,7 @@ def fit_joint_detector(values, config: JointConfig = JointConfig()) -> JointDete
                         batch_size=config.batch_size, epochs=config.epochs, shuffle=True,
                         callbacks=[stop], verbose=0).history
     detector = JointDetector(model, config, mean, std, train, math.nan, math.nan, history)
-    point = joint_surprise(detector.moments(values[:train]).mahalanobis2(), values.shape[1])
+    point = joint_surprise(detector._moments(values[:train]).mahalanobis2(), values.shape[1])
     threshold = _threshold(point, slice(fit, train), config)
     gate = math.nan
     if config.alarm_gate == "zscore":
