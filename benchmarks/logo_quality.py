@@ -16,7 +16,8 @@ logo's tile is finally seen, tiny, photo background, bare, inverted, JPEG qualit
     .venv/bin/python benchmarks/logo_quality.py [--size 32] [--epochs 30]
         [--train-renders 4500] [--every 5] [--baseline] [--hp filters=48]
         [--save-model cnn.keras] [--evaluate-only cnn.keras --out conditions.json]
-        [--precision mixed_bfloat16]
+        [--precision mixed_bfloat16] [--photo-jitter-probability 0.5]
+        [--bare-probability 0.7]
 """
 
 from __future__ import annotations
@@ -160,6 +161,12 @@ def main(argv=None) -> int:
     parser.add_argument("--pattern-probability", type=float, default=0.0,
                         help="share of training renders over a procedural pattern instead "
                              "of a photo or solid (held-out renders never)")
+    parser.add_argument("--photo-jitter-probability", type=float, default=0.0,
+                        help="share of training photo backgrounds seen anew: zoomed out, "
+                             "flipped, turned, grey or negative, colour-shifted")
+    parser.add_argument("--bare-probability", type=float, default=0.5,
+                        help="share of training renders with the logo bare (no tile); "
+                             "held-out renders keep 0.5")
     parser.add_argument("--precision", choices=model.PRECISIONS, default="float32",
                         help="compute dtype policy of the models (mixed_bfloat16: about 1.3x "
                              "as fast on CPUs with native bfloat16)")
@@ -187,6 +194,8 @@ def main(argv=None) -> int:
                                   heldout_renders=args.heldout_renders, epochs=args.epochs,
                                   seed=args.seed,
                                   pattern_probability=args.pattern_probability,
+                                  photo_jitter_probability=args.photo_jitter_probability,
+                                  bare_probability=args.bare_probability,
                                   precision=args.precision)
     brand_kit = kit.kit_from_files(sample_path("logos", "manifest.csv"),
                                    colours_csv=options.colours_csv)
@@ -216,6 +225,8 @@ def main(argv=None) -> int:
                           "heldout_renders": args.heldout_renders, "seed": args.seed,
                           "batch_size": options.batch_size, "cpus": os.cpu_count(),
                           "pattern_probability": options.pattern_probability,
+                          "photo_jitter_probability": options.photo_jitter_probability,
+                          "bare_probability": options.bare_probability,
                           "precision": options.precision,
                           "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
                               timespec="seconds")}}

@@ -96,11 +96,51 @@ def test_patterns_replace_backgrounds_only_when_asked():
     assert all(np.abs(a - b).max() > 0.1 for a, b in zip(after[drawn], before[drawn]))
 
 
+def test_photo_jitter_changes_only_the_photos_it_draws():
+    plain = augment.AugmentConfig(image_size=32, jpeg_quality=(100, 100), photo_probability=1.0)
+    jittered = dataclasses.replace(plain, photo_jitter_probability=0.5)
+    before, _ = _renders(plain, 16)
+    after, _ = _renders(jittered, 16)
+    changed = np.array([np.abs(a - b).max() > 0 for a, b in zip(after, before)])
+    # renders whose photo is not jittered are exactly those of the plain config
+    assert 0 < changed.sum() < 16
+    always, _ = _renders(dataclasses.replace(plain, photo_jitter_probability=1.0), 16)
+    assert all(np.abs(a - b).max() > 0.05 for a, b in zip(always, before))
+    # the same seed gives the same render
+    np.testing.assert_array_equal(_renders(jittered, 16)[0], after)
+
+
+def test_jittered_photo_views_stay_images_of_the_asked_size():
+    photo = tf.constant(_backgrounds()[0])
+    views = [augment._jitter(photo, tf.constant([i, 7], tf.int32), 16).numpy()
+             for i in range(8)]
+    assert all(v.shape == (16, 16, 3) and 0.0 <= v.min() and v.max() <= 1.0 for v in views)
+    assert len({v.tobytes() for v in views}) == 8
+    # a view can zoom out up to the whole photo: the largest one averages the noise away
+    plain_spread = photo.numpy()[:16, :16].std()
+    assert min(v.std() for v in views) < plain_spread
+
+
+def test_bare_probability_sets_the_share_of_logos_without_their_tile():
+    masks = _kit().masks
+    for probability, low, high in ((0.0, 0, 0), (0.8, 150, 230), (1.0, 240, 240)):
+        bare = augment.describe_renders(
+            masks, 5, augment.AugmentConfig(image_size=16, bare_probability=probability),
+            240)["bare"]
+        assert low <= bare.sum() <= high
+    assert augment.HELDOUT.bare_probability == 0.5
+
+
 def test_options_reject_a_pattern_probability_outside_0_1():
     with pytest.raises(ValueError, match=r"pattern_probability must be in \[0, 1\]"):
         trainer.LogoOptions(pattern_probability=1.5)
     assert trainer.LogoOptions(pattern_probability=0.3).augment.pattern_probability == 0.3
     assert augment.HELDOUT.pattern_probability == 0.0  # held-out renders never
+    assert trainer.LogoOptions(photo_jitter_probability=0.5).augment.photo_jitter_probability \
+        == 0.5
+    assert augment.HELDOUT.photo_jitter_probability == 0.0
+    with pytest.raises(ValueError, match=r"photo_jitter_probability must be in \[0, 1\]"):
+        trainer.LogoOptions(photo_jitter_probability=-0.5)
 
 
 def test_described_tile_shrinks_with_distance():
@@ -178,7 +218,8 @@ def test_kit_from_files_matches_the_ingestion_labels(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["tiny_probability", "photo_probability",
-                                  "pattern_probability"])
+                                  "pattern_probability", "photo_jitter_probability",
+                                  "bare_probability"])
 def test_augment_config_rejects_a_probability_outside_0_1(name):
     with pytest.raises(ValueError, match=rf"{name} must be in \[0, 1\]"):
         augment.AugmentConfig(**{name: -0.1})

@@ -38,10 +38,16 @@ class AugmentConfig:
       max_blur_sigma: largest Gaussian blur sigma, in pixels.
       tiny_probability: chance of rendering tiny and upscaling (pixelated logos).
       photo_probability: chance of a photo background (else a tinted solid).
+      bare_probability: chance that the logo is drawn without its tile (bare on the
+        background).
       pattern_probability: chance that a procedural pattern (random colour blotches at a
         random scale, `_pattern`) replaces the background drawn above; training renders can
         then show logos over far more kinds of texture than the few training photos.
         Held-out renders keep 0.
+      photo_jitter_probability: chance that a photo background is seen anew (`_jitter`):
+        zoomed out up to the whole photo, flipped, turned by quarter turns, made grey or
+        negative, its hue, brightness and contrast shifted; the few training photos then
+        stand for many more scenes. Held-out renders keep 0.
       render: the 3D pose / camera / lighting ranges.
       three_d: False skips the 3D stage (pose, perspective camera, Phong light): the icon is
         composited flat over the background, filling the frame (for ablations, benchmarks).
@@ -52,14 +58,17 @@ class AugmentConfig:
     max_blur_sigma: float = 1.2
     tiny_probability: float = 0.2
     photo_probability: float = 0.6
+    bare_probability: float = 0.5
     pattern_probability: float = 0.0
+    photo_jitter_probability: float = 0.0
     render: RenderConfig = RenderConfig(out_size=64, max_pitch_degrees=35.0,
                                         max_yaw_degrees=35.0, max_roll_degrees=25.0,
                                         depth_range=(1.1, 2.2), max_shift=0.15)
     three_d: bool = True
 
     def __post_init__(self):
-        for name in ("tiny_probability", "photo_probability", "pattern_probability"):
+        for name in ("tiny_probability", "photo_probability", "bare_probability",
+                     "pattern_probability", "photo_jitter_probability"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1]. Received: {getattr(self, name)}")
         low, high = self.jpeg_quality
@@ -99,6 +108,27 @@ def _pattern(seed, size: int):
     cells = tf.random.stateless_uniform([], seeds[0], 2, 13, tf.int32)
     grid = tf.random.stateless_uniform(tf.stack([cells, cells, 3]), seeds[1])
     return tf.image.resize(grid, [size, size], method="bicubic")
+
+
+def _jitter(photo, seed, size: int):
+    """A random `size` x `size` view of `photo` [h, w, 3] unlike its plain crops: a square of
+    side `size` up to the whole photo, shrunk to `size`, flipped, turned by 0-3 quarter turns,
+    grey (30%) or negative (15%), hue, brightness and contrast shifted."""
+    s = tf.random.experimental.stateless_split(seed, 8)
+    u = tf.random.stateless_uniform([3], s[0])
+    largest = tf.minimum(tf.shape(photo)[0], tf.shape(photo)[1])
+    side = size + tf.cast(u[0] * tf.cast(largest - size, tf.float32), tf.int32)
+    view = tf.image.stateless_random_crop(photo, tf.stack([side, side, 3]), s[1])
+    view = tf.image.resize(view, [size, size], antialias=True)
+    view = tf.image.stateless_random_flip_left_right(view, s[2])
+    view = tf.image.rot90(view, tf.random.stateless_uniform([], s[3], 0, 4, tf.int32))
+    view = tf.image.stateless_random_hue(view, 0.5, s[4])
+    view = tf.image.stateless_random_contrast(view, 0.5, 1.5, s[5])
+    view = tf.image.stateless_random_brightness(view, 0.25, s[6])
+    view = tf.where(u[1] < 0.3, tf.image.grayscale_to_rgb(tf.image.rgb_to_grayscale(view)),
+                    view)
+    view = tf.where(u[2] < 0.15, 1.0 - view, view)
+    return tf.reshape(tf.clip_by_value(view, 0.0, 1.0), [size, size, 3])
 
 
 def _scene(seed, config: AugmentConfig, difficulty):
@@ -149,7 +179,8 @@ def _choose(seed, config: AugmentConfig, difficulty) -> _Choices:
                       tf.int32)
     return _Choices(
         use_brand_colour=u[0] < 0.5, random_colour=tf.random.stateless_uniform([3], seeds[1]),
-        inverted=u[1] < 0.25, tile_shade=0.1 * u[2], pale=0.5 * u[3], bare=u[4] < 0.5,
+        inverted=u[1] < 0.25, tile_shade=0.1 * u[2], pale=0.5 * u[3],
+        bare=u[4] < config.bare_probability,
         photo_seed=seeds[2], photo=u[5] < config.photo_probability * difficulty,
         crop_seed=seeds[3],
         solid_seed=seeds[4], scene_seed=seeds[5],
@@ -184,9 +215,18 @@ def render_sample(masks, colours, backgrounds, label, seed, config: AugmentConfi
     texture = mask[..., None] * logo_colour + (1.0 - mask[..., None]) * tile
     alpha = tf.where(c.bare, mask, tf.ones_like(mask))
     size = config.image_size
-    photo = tf.gather(backgrounds, tf.random.stateless_uniform(
-        [], c.photo_seed, 0, tf.shape(backgrounds)[0], tf.int32))
+    photo_index = tf.random.stateless_uniform([], c.photo_seed, 0, tf.shape(backgrounds)[0],
+                                              tf.int32)
+    photo = tf.gather(backgrounds, photo_index)
     photo = tf.image.stateless_random_crop(photo, [size, size, 3], c.crop_seed)
+    if config.photo_jitter_probability > 0:
+        # seeds folded from pattern_seed: renders without jitter stay bit for bit
+        jitter_seeds = tf.random.experimental.stateless_split(
+            tf.random.experimental.stateless_fold_in(c.pattern_seed, 1), 2)
+        jitter = tf.random.stateless_uniform([], jitter_seeds[0]) < \
+            config.photo_jitter_probability * difficulty
+        photo = tf.where(jitter, _jitter(tf.gather(backgrounds, photo_index), jitter_seeds[1],
+                                         size), photo)
     solid = tf.ones([size, size, 3]) * tf.random.stateless_uniform([1, 1, 3], c.solid_seed)
     background = tf.where(c.photo, photo, solid)
     if config.pattern_probability > 0:

@@ -48,6 +48,8 @@ class LogoOptions:
     batch_size: int = 64
     curriculum: float = 0.5
     pattern_probability: float = 0.0  # AugmentConfig.pattern_probability of train renders
+    photo_jitter_probability: float = 0.0  # AugmentConfig.photo_jitter_probability, the same
+    bare_probability: float = 0.5  # AugmentConfig.bare_probability of train renders
     precision: str = "float32"  # or "mixed_bfloat16" (model.PRECISIONS)
     seed: int = 0
     colours_csv: str = ""
@@ -59,7 +61,8 @@ class LogoOptions:
                      "epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1. Received: {getattr(self, name)}")
-        for name in ("curriculum", "pattern_probability"):
+        for name in ("curriculum", "pattern_probability", "photo_jitter_probability",
+                     "bare_probability"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1]. Received: {getattr(self, name)}")
         model_lib.check_precision(self.precision)
@@ -77,7 +80,9 @@ class LogoOptions:
     @property
     def augment(self) -> augment.AugmentConfig:
         return augment.AugmentConfig(image_size=self.image_size,
-                                     pattern_probability=self.pattern_probability)
+                                     pattern_probability=self.pattern_probability,
+                                     photo_jitter_probability=self.photo_jitter_probability,
+                                     bare_probability=self.bare_probability)
 
     @property
     def steps_per_epoch(self) -> int:
