@@ -172,7 +172,8 @@ def main(argv=None) -> int:
                              "as fast on CPUs with native bfloat16)")
     parser.add_argument("--hp", action="append", default=[], metavar="NAME=VALUE",
                         help="fix a hyperparameter of the small CNN (blocks, filters, dense, "
-                             "dropout, learning_rate); repeatable; default: its defaults")
+                             "dropout, learning_rate, pooling); repeatable; default: its "
+                             "defaults")
     parser.add_argument("--save-model", help="save the trained CNN here (.keras)")
     parser.add_argument("--evaluate-only", metavar="MODEL",
                         help="skip training: score this saved model (.keras) on the held-out "
@@ -185,10 +186,13 @@ def main(argv=None) -> int:
     hyperparameters = keras_tuner.HyperParameters()
     for item in args.hp:
         name, _, value = item.partition("=")
+        if not name or not value:
+            parser.error(f"--hp {item!r}: expected NAME=VALUE, e.g. filters=48 or pooling=max")
         try:
-            hyperparameters.Fixed(name, json.loads(value))
-        except (json.JSONDecodeError, ValueError):
-            parser.error(f"--hp {item!r}: expected NAME=VALUE with a number VALUE")
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            pass  # a word such as pooling=max
+        hyperparameters.Fixed(name, value)
     keras.utils.set_random_seed(args.seed)
     options = trainer.LogoOptions(image_size=args.size, train_renders=args.train_renders,
                                   heldout_renders=args.heldout_renders, epochs=args.epochs,

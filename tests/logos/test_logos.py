@@ -255,6 +255,41 @@ def test_mixed_bfloat16_models_compute_in_bfloat16_and_serve_float32(tmp_path):
     assert model_lib.resnet_baseline(32, 3).count_params() == baseline.count_params()
 
 
+@pytest.mark.parametrize("pooling, features", [("avg", 256), ("max", 256), ("avgmax", 512)])
+def test_the_cnn_pools_its_last_feature_map_as_chosen(pooling, features):
+    import keras
+    import keras_tuner
+
+    from cuttingedge.trainers.logos import model as model_lib
+
+    hp = keras_tuner.HyperParameters()
+    hp.Fixed("pooling", pooling)
+    hp.Fixed("filters", 16)  # last block: 16 x 2^3 = 128 channels
+    hp.Fixed("dense", 128)
+    net = model_lib.small_cnn(hp, 16, 3)
+    head = next(layer for layer in net.layers if isinstance(layer, keras.layers.Dense))
+    assert head.kernel.shape == (features // 2, 128)
+    pools = {type(layer).__name__ for layer in net.layers if "Global" in type(layer).__name__}
+    assert pools == {"avg": {"GlobalAveragePooling2D"}, "max": {"GlobalMaxPooling2D"},
+                     "avgmax": {"GlobalAveragePooling2D", "GlobalMaxPooling2D"}}[pooling]
+    probabilities = net.predict(np.zeros((2, 16, 16, 3), np.float32), verbose=0)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    default = model_lib.small_cnn(keras_tuner.HyperParameters(), 16, 3)
+    assert any(isinstance(layer, keras.layers.GlobalAveragePooling2D) for layer in default.layers)
+    assert not any(isinstance(layer, keras.layers.GlobalMaxPooling2D) for layer in default.layers)
+
+
+def test_an_unknown_pooling_is_rejected_with_the_choices():
+    import keras_tuner
+
+    from cuttingedge.trainers.logos import model as model_lib
+
+    hp = keras_tuner.HyperParameters()
+    hp.Fixed("pooling", "median")
+    with pytest.raises(ValueError, match=r"pooling must be one of \['avg', 'max', 'avgmax'\]"):
+        model_lib.small_cnn(hp, 16, 3)
+
+
 def test_an_unknown_precision_is_rejected_with_the_choices():
     from cuttingedge.trainers.logos import model as model_lib
 

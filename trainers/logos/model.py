@@ -19,6 +19,7 @@ import keras_tuner
 
 ARCHITECTURES = ("cnn", "resnet")
 PRECISIONS = ("float32", "mixed_bfloat16")
+POOLINGS = ("avg", "max", "avgmax")
 
 
 def check_precision(precision: str) -> str:
@@ -42,7 +43,12 @@ def _precision(precision: str):
 
 def small_cnn(hp: keras_tuner.HyperParameters, image_size: int, classes: int,
               precision: str = "float32") -> keras.Model:
-    """A tunable CNN: `blocks` conv blocks of `filters` x 2^i channels, BN, pooling, dropout."""
+    """A tunable CNN: `blocks` conv blocks of `filters` x 2^i channels, BN, pooling, dropout.
+
+    `pooling` is how the last feature map becomes one vector: its mean ("avg", the default),
+    its maximum ("max": a logo's features anywhere in the image, undiluted by the clutter
+    around it), or both side by side ("avgmax").
+    """
     with _precision(precision):
         return _small_cnn(hp, image_size, classes)
 
@@ -53,6 +59,9 @@ def _small_cnn(hp: keras_tuner.HyperParameters, image_size: int, classes: int) -
     dense = hp.Choice("dense", [128, 256, 512], default=256)
     dropout = hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.2)
     learning_rate = hp.Float("learning_rate", 3e-4, 3e-3, sampling="log", default=1e-3)
+    pooling = hp.Choice("pooling", list(POOLINGS), default="avg")
+    if pooling not in POOLINGS:  # a Fixed value may be anything
+        raise ValueError(f"pooling must be one of {list(POOLINGS)}. Received: {pooling!r}")
     inputs = keras.Input((image_size, image_size, 3))
     x = keras.layers.Rescaling(2.0, offset=-1.0)(inputs)
     for i in range(blocks):
@@ -65,7 +74,13 @@ def _small_cnn(hp: keras_tuner.HyperParameters, image_size: int, classes: int) -
         x = keras.layers.Activation("relu")(x)
         if i < blocks - 1:
             x = keras.layers.MaxPooling2D()(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
+    if pooling == "avg":
+        x = keras.layers.GlobalAveragePooling2D()(x)
+    elif pooling == "max":
+        x = keras.layers.GlobalMaxPooling2D()(x)
+    else:
+        x = keras.layers.Concatenate()([keras.layers.GlobalAveragePooling2D()(x),
+                                        keras.layers.GlobalMaxPooling2D()(x)])
     x = keras.layers.Dropout(dropout)(x)
     x = keras.layers.Dense(dense, activation="relu")(x)
     outputs = keras.layers.Dense(classes, activation="softmax", dtype="float32")(x)
