@@ -242,7 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--train-fraction", type=_open_fraction, default=0.15,
                         help="leading share of rows to train on (default 0.15)")
     detect.add_argument("--window", type=_positive_int, default=None,
-                        help="past values per forecast (default: the detector's default)")
+                        help="past values per forecast (default: the detector's default, "
+                             "shortened to fit a series whose training part is too short "
+                             "for it)")
     detect.add_argument("--epochs", type=_positive_int, default=None)
     detect.add_argument("--false-alarm-rate", type=_open_fraction, default=None,
                         help="target alarms per normal point (default 1e-4)")
@@ -533,10 +535,10 @@ def _detect(args, extra) -> int:
 
     if not os.path.exists(args.input):
         raise FileNotFoundError(f"Input {args.input!r} does not exist.")
-    chosen = {k: v for k, v in (("model", args.model), ("window", args.window))
-              if v is not None}
+    chosen = {"model": args.model} if args.model is not None else {}
     summary = detect_file(args.input, args.output, train_fraction=args.train_fraction,
-                          epochs=args.epochs, false_alarm_rate=args.false_alarm_rate,
+                          window=args.window, epochs=args.epochs,
+                          false_alarm_rate=args.false_alarm_rate,
                           extra_columns=args.extra_columns, report_dir=args.report,
                           alarm_gate=args.alarm_gate, **chosen)
     print(summary.line())

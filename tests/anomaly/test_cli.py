@@ -8,7 +8,6 @@ import pytest
 from cuttingedge.trainers.anomaly.cli import detect_file
 
 
-
 def _write(path, rows):
     path.write_text("timestamp,value\n" + "\n".join(f"{t},{v}" for t, v in rows) + "\n")
 
@@ -54,6 +53,22 @@ def test_extra_columns_and_report(odd_file, tmp_path):
     assert header[:4] == ["timestamp", "value", "score", "is_anomaly"]
     assert {"mean", "stddev", "aleatoric_stddev", "epistemic_stddev", "missing"} <= set(header)
     assert set(summary.report) == {"csv", "parquet", "windows", "plot"}
+
+
+def test_a_short_series_gets_the_longest_default_window_that_fits(sine, tmp_path):
+    from cuttingedge.trainers.anomaly.series import SeriesTooShortError
+
+    # 1,243 rows (NAB's shortest AWS series): 15% is 186 rows, too few for a window of 100.
+    path = tmp_path / "short.csv"
+    _write(path, [(f"2024-01-{1 + i // 288:02d} {i % 288 // 12:02d}:{i % 12 * 5:02d}:00",
+                   f"{v:.5f}") for i, v in enumerate(sine(1243))])
+    out = tmp_path / "scores.csv"
+    summary = detect_file(path, out, epochs=2)
+    assert summary.window == 92 and summary.train_rows == 186
+    assert "window 92, shortened from 100" in summary.line()
+    assert len(out.read_text().splitlines()) == 1 + 1243
+    with pytest.raises(SeriesTooShortError, match=r"at least 1340 rows are needed"):
+        detect_file(path, tmp_path / "x.csv", window=100, epochs=1)  # asked for: not shortened
 
 
 def test_unknown_model_lists_the_steps(odd_file, tmp_path):

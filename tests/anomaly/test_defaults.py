@@ -22,6 +22,6 @@ def test_pipeline_component_and_detect_default_to_the_detectors_settings():
 
     assert cli.DEFAULT_ALARM_GATE == library.alarm_gate
     detect = inspect.signature(detect_file).parameters
-    assert (detect["model"].default, detect["window"].default,
-            detect["train_fraction"].default) == (library.step, library.window,
-                                                  library.train_fraction)
+    assert (detect["model"].default, detect["train_fraction"].default) == (
+        library.step, library.train_fraction)
+    assert detect["window"].default is None  # the library's, shortened only if it cannot fit

@@ -8,6 +8,11 @@ threshold on the end of that part, scores every row and writes `timestamp,value,
 is_anomaly` for every input row, in input order (`extra_columns=True` adds the predictive
 mean, stddev and its parts; `report_dir` writes the full report with the plot).
 
+Without an explicit `window`, the detector's default window (100 values) is shortened on a
+series whose training part is too short for it (a 1,243-row series at the default 15%) to
+the largest that fits, down to `detector.SMALLEST_FITTED_WINDOW`; the summary says so. An
+explicit window that does not fit is an error naming the minimum length.
+
 Example:
     >>> import os, tempfile, numpy as np
     >>> folder = tempfile.mkdtemp()
@@ -27,7 +32,7 @@ import dataclasses
 import time
 
 from cuttingedge.trainers.anomaly import report
-from cuttingedge.trainers.anomaly.detector import DetectorConfig, fit_detector
+from cuttingedge.trainers.anomaly.detector import DetectorConfig, fit_detector, fitting_window
 from cuttingedge.trainers.anomaly.series import SeriesNotes, read_series
 
 
@@ -40,6 +45,8 @@ class DetectSummary:
     model: str
     rows: int
     train_rows: int
+    window: int
+    window_note: str
     alarms: int
     threshold: float
     notes: SeriesNotes
@@ -48,7 +55,8 @@ class DetectSummary:
 
     def line(self) -> str:
         return (f"{self.rows} rows scored with {self.model} (trained on the first "
-                f"{self.train_rows}); {self.alarms} alarms; threshold {self.threshold:.3g}; "
+                f"{self.train_rows}, window {self.window}{self.window_note}); {self.alarms} "
+                f"alarms; threshold {self.threshold:.3g}; "
                 f"{self.notes.missing_values} missing values, {self.notes.bad_timestamps} "
                 f"unparseable timestamps, {self.notes.duplicate_timestamps} duplicate and "
                 f"{self.notes.backward_timestamps} backward timestamps kept in input order; "
@@ -56,7 +64,7 @@ class DetectSummary:
 
 
 def detect_file(input_csv, output_csv, model: str = "bayesian_learned_scale",
-                train_fraction: float = 0.15, window: int = 100,
+                train_fraction: float = 0.15, window: int | None = None,
                 false_alarm_rate: float | None = None, epochs: int | None = None,
                 seed: int = 0, extra_columns: bool = False, parquet: str | None = None,
                 report_dir: str | None = None, **options) -> DetectSummary:
@@ -67,7 +75,8 @@ def detect_file(input_csv, output_csv, model: str = "bayesian_learned_scale",
         output_csv: where to write `timestamp,value,score,is_anomaly` (+ extras).
         model: ladder step (`cuttingedge.trainers.probabilistic.LADDER`).
         train_fraction: leading share of rows to train and calibrate on.
-        window: past values per forecast.
+        window: past values per forecast; None: the detector's default, shortened to fit a
+            short series (module docstring).
         false_alarm_rate, epochs: override the `DetectorConfig` defaults.
         seed: random seed.
         extra_columns: also write row, point_score, mean, stddev, ... (see `report`).
@@ -85,9 +94,18 @@ def detect_file(input_csv, output_csv, model: str = "bayesian_learned_scale",
     start = time.monotonic()
     overrides = {k: v for k, v in (("false_alarm_rate", false_alarm_rate),
                                    ("epochs", epochs)) if v is not None}
-    config = DetectorConfig(step=model, window=window, train_fraction=train_fraction,
-                            seed=seed, **overrides, **options)
+    if window is not None:
+        overrides["window"] = window
+    config = DetectorConfig(step=model, train_fraction=train_fraction, seed=seed, **overrides,
+                            **options)
     series = read_series(input_csv)
+    note = ""
+    if window is None:
+        fitted = fitting_window(len(series), config)
+        if fitted is not None and fitted < config.window:
+            note = (f", shortened from {config.window}: the training part of "
+                    f"{len(series)} rows is too short for it")
+            config = dataclasses.replace(config, window=fitted)
     detector = fit_detector(series, config)
     scored = detector.score(series, series.name)
     frame = report.scores_frame(series, scored)
@@ -97,6 +115,6 @@ def detect_file(input_csv, output_csv, model: str = "bayesian_learned_scale",
         report.write_scores(frame, parquet_path=parquet)
     paths = report.write_report(report_dir, series, scored) if report_dir else {}
     return DetectSummary(str(input_csv), str(output_csv), config.step, len(series),
-                         detector.scales[series.name].train_rows,
+                         detector.scales[series.name].train_rows, config.window, note,
                          int(scored.is_anomaly.sum()), scored.threshold, series.notes,
                          time.monotonic() - start, paths)

@@ -281,6 +281,28 @@ def minimum_rows(config: DetectorConfig) -> int:
         rows += 1
 
 
+SMALLEST_FITTED_WINDOW = 8
+
+
+def fitting_window(rows: int, config: DetectorConfig,
+                   smallest: int = SMALLEST_FITTED_WINDOW) -> int | None:
+    """The largest window, at most `config.window`, that a series of `rows` rows can fit.
+
+    None when not even `smallest` fits. `detect` uses it to shorten its default window on
+    short series instead of refusing them.
+
+    Example:
+        >>> fitting_window(1340, DetectorConfig()), fitting_window(1243, DetectorConfig())
+        (100, 92)
+        >>> fitting_window(100, DetectorConfig()) is None
+        True
+    """
+    for window in range(int(config.window), int(smallest) - 1, -1):
+        if minimum_rows(dataclasses.replace(config, window=window)) <= rows:
+            return window
+    return None
+
+
 def check_rows(rows: int, config: DetectorConfig, name: str = DEFAULT_SERIES) -> None:
     """Raises SeriesTooShortError naming the minimum length for this config."""
     check_length(rows, span_of(config))
