@@ -161,9 +161,11 @@ def main(argv=None) -> int:
     parser.add_argument("--pattern-probability", type=float, default=0.0,
                         help="share of training renders over a procedural pattern instead "
                              "of a photo or solid (held-out renders never)")
-    parser.add_argument("--photo-jitter-probability", type=float, default=0.0,
+    parser.add_argument("--photo-jitter-probability", type=float,
+                        default=trainer.LogoOptions.photo_jitter_probability,
                         help="share of training photo backgrounds seen anew: zoomed out, "
-                             "flipped, turned, grey or negative, colour-shifted")
+                             "flipped, turned, grey or negative, colour-shifted (default "
+                             "%(default)s, as LogoOptions)")
     parser.add_argument("--bare-probability", type=float, default=0.5,
                         help="share of training renders with the logo bare (no tile); "
                              "held-out renders keep 0.5")

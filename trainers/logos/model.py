@@ -45,9 +45,10 @@ def small_cnn(hp: keras_tuner.HyperParameters, image_size: int, classes: int,
               precision: str = "float32") -> keras.Model:
     """A tunable CNN: `blocks` conv blocks of `filters` x 2^i channels, BN, pooling, dropout.
 
-    `pooling` is how the last feature map becomes one vector: its mean ("avg", the default),
-    its maximum ("max": a logo's features anywhere in the image, undiluted by the clutter
-    around it), or both side by side ("avgmax").
+    `pooling` is how the last feature map becomes one vector: its mean ("avg"), its maximum
+    ("max": a logo's features anywhere in the image, undiluted by the clutter around it), or
+    both side by side ("avgmax", the default: 5 points of held-out top-1 over "avg" after 30
+    epochs, `benchmarks/README.md`).
     """
     with _precision(precision):
         return _small_cnn(hp, image_size, classes)
@@ -59,7 +60,7 @@ def _small_cnn(hp: keras_tuner.HyperParameters, image_size: int, classes: int) -
     dense = hp.Choice("dense", [128, 256, 512], default=256)
     dropout = hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.2)
     learning_rate = hp.Float("learning_rate", 3e-4, 3e-3, sampling="log", default=1e-3)
-    pooling = hp.Choice("pooling", list(POOLINGS), default="avg")
+    pooling = hp.Choice("pooling", list(POOLINGS), default="avgmax")
     if pooling not in POOLINGS:  # a Fixed value may be anything
         raise ValueError(f"pooling must be one of {list(POOLINGS)}. Received: {pooling!r}")
     inputs = keras.Input((image_size, image_size, 3))

@@ -48,7 +48,7 @@ class LogoOptions:
     batch_size: int = 64
     curriculum: float = 0.5
     pattern_probability: float = 0.0  # AugmentConfig.pattern_probability of train renders
-    photo_jitter_probability: float = 0.0  # AugmentConfig.photo_jitter_probability of train renders
+    photo_jitter_probability: float = 0.5  # AugmentConfig.photo_jitter_probability of train renders
     bare_probability: float = 0.5  # AugmentConfig.bare_probability of train renders
     precision: str = "float32"  # or "mixed_bfloat16" (model.PRECISIONS)
     seed: int = 0
