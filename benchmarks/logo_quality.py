@@ -17,7 +17,7 @@ logo's tile is finally seen, tiny, photo background, bare, inverted, JPEG qualit
         [--train-renders 4500] [--every 5] [--baseline] [--hp filters=48]
         [--save-model cnn.keras] [--evaluate-only cnn.keras --out conditions.json]
         [--precision mixed_bfloat16] [--photo-jitter-probability 0.5]
-        [--bare-probability 0.7]
+        [--bare-probability 0.7] [--pattern-probability 0.3 --pattern-kind leaves]
 """
 
 from __future__ import annotations
@@ -161,6 +161,9 @@ def main(argv=None) -> int:
     parser.add_argument("--pattern-probability", type=float, default=0.0,
                         help="share of training renders over a procedural pattern instead "
                              "of a photo or solid (held-out renders never)")
+    parser.add_argument("--pattern-kind", choices=augment.PATTERN_KINDS, default="blotches",
+                        help="the procedural pattern: colour blotches, or dead leaves "
+                             "(overlapping shapes of every size, colour or grey)")
     parser.add_argument("--photo-jitter-probability", type=float,
                         default=trainer.LogoOptions.photo_jitter_probability,
                         help="share of training photo backgrounds seen anew: zoomed out, "
@@ -200,6 +203,7 @@ def main(argv=None) -> int:
                                   heldout_renders=args.heldout_renders, epochs=args.epochs,
                                   seed=args.seed,
                                   pattern_probability=args.pattern_probability,
+                                  pattern_kind=args.pattern_kind,
                                   photo_jitter_probability=args.photo_jitter_probability,
                                   bare_probability=args.bare_probability,
                                   precision=args.precision)
@@ -231,6 +235,7 @@ def main(argv=None) -> int:
                           "heldout_renders": args.heldout_renders, "seed": args.seed,
                           "batch_size": options.batch_size, "cpus": os.cpu_count(),
                           "pattern_probability": options.pattern_probability,
+                          "pattern_kind": options.pattern_kind,
                           "photo_jitter_probability": options.photo_jitter_probability,
                           "bare_probability": options.bare_probability,
                           "precision": options.precision,

@@ -96,6 +96,44 @@ def test_patterns_replace_backgrounds_only_when_asked():
     assert all(np.abs(a - b).max() > 0.1 for a, b in zip(after[drawn], before[drawn]))
 
 
+def test_dead_leaves_cover_the_frame_with_shapes_of_many_sizes():
+    images = [augment._leaves(tf.constant([i, 3], tf.int32), 64).numpy() for i in range(12)]
+    assert all(v.shape == (64, 64, 3) and 0.0 <= v.min() and v.max() <= 1.0 for v in images)
+    # the same seed gives the same image, other seeds other images
+    np.testing.assert_array_equal(augment._leaves(tf.constant([0, 3], tf.int32), 64).numpy(),
+                                  images[0])
+    assert len({v.tobytes() for v in images}) == 12
+    for image in images:
+        # flat regions (one shape each) of many sizes: many distinct colours, and edges in
+        # a sizeable share of the pixels, unlike a solid or a smooth blotch pattern
+        colours = np.unique(np.round(image.reshape(-1, 3), 4), axis=0)
+        edges = np.mean(np.abs(np.diff(image, axis=1)).max(-1) > 1e-4)
+        assert len(colours) >= 20 and 0.05 < edges < 0.8
+    # in some images the shapes are grey (R = G = B) wherever they cover the ground
+    assert any(np.mean(np.ptp(image, axis=-1) < 1e-6) > 0.6 for image in images)
+
+
+def test_leaves_replace_backgrounds_as_patterns_do():
+    plain = augment.AugmentConfig(image_size=32, jpeg_quality=(100, 100))
+    leaves = dataclasses.replace(plain, pattern_probability=0.5, pattern_kind="leaves")
+    blotches = dataclasses.replace(leaves, pattern_kind="blotches")
+    before, _ = _renders(plain, 12)
+    after, _ = _renders(leaves, 12)
+    drawn = augment.describe_renders(_kit().masks, 5, leaves, 12)["pattern"]
+    assert 0 < drawn.sum() < 12
+    np.testing.assert_array_equal(after[~drawn], before[~drawn])
+    other, _ = _renders(blotches, 12)
+    assert all(np.abs(a - b).max() > 0.1 for a, b in zip(after[drawn], other[drawn]))
+
+
+def test_an_unknown_pattern_kind_is_rejected_with_the_choices():
+    with pytest.raises(ValueError, match=r"pattern_kind must be one of \['blotches', 'leaves'\]"):
+        augment.AugmentConfig(pattern_kind="stripes")
+    with pytest.raises(ValueError, match="pattern_kind must be one of"):
+        trainer.LogoOptions(pattern_kind="stripes")
+    assert trainer.LogoOptions(pattern_kind="leaves").augment.pattern_kind == "leaves"
+
+
 def test_photo_jitter_changes_only_the_photos_it_draws():
     plain = augment.AugmentConfig(image_size=32, jpeg_quality=(100, 100), photo_probability=1.0)
     jittered = dataclasses.replace(plain, photo_jitter_probability=0.5)

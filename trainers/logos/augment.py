@@ -28,6 +28,9 @@ import tensorflow as tf
 from cuttingedge.trainers.graphics.render import RenderConfig, render, sample_parameters
 
 
+PATTERN_KINDS = ("blotches", "leaves")
+
+
 @dataclasses.dataclass(frozen=True)
 class AugmentConfig:
     """How renders are made.
@@ -40,10 +43,13 @@ class AugmentConfig:
       photo_probability: chance of a photo background (else a tinted solid).
       bare_probability: chance that the logo is drawn without its tile (bare on the
         background).
-      pattern_probability: chance that a procedural pattern (random colour blotches at a
-        random scale, `_pattern`) replaces the background drawn above; training renders can
-        then show logos over far more kinds of texture than the few training photos.
-        Held-out renders keep 0.
+      pattern_probability: chance that a procedural pattern replaces the background drawn
+        above; training renders can then show logos over far more kinds of texture than the
+        few training photos. Held-out renders keep 0.
+      pattern_kind: which pattern: "blotches" (random colour blotches at a random scale,
+        `_blotches`) or "leaves" (a dead-leaves image, `_leaves`: overlapping discs and
+        squares of sizes drawn from a power law, colour or grey, whose statistics resemble
+        natural photos': edges and clutter at every scale).
       photo_jitter_probability: chance that a photo background is seen anew (`_jitter`):
         zoomed out up to the whole photo, flipped, turned by quarter turns, made grey or
         negative, its hue, brightness and contrast shifted; the few training photos then
@@ -60,6 +66,7 @@ class AugmentConfig:
     photo_probability: float = 0.6
     bare_probability: float = 0.5
     pattern_probability: float = 0.0
+    pattern_kind: str = "blotches"
     photo_jitter_probability: float = 0.0
     render: RenderConfig = RenderConfig(out_size=64, max_pitch_degrees=35.0,
                                         max_yaw_degrees=35.0, max_roll_degrees=25.0,
@@ -71,6 +78,9 @@ class AugmentConfig:
                      "pattern_probability", "photo_jitter_probability"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1]. Received: {getattr(self, name)}")
+        if self.pattern_kind not in PATTERN_KINDS:
+            raise ValueError(f"pattern_kind must be one of {list(PATTERN_KINDS)}. Received: "
+                             f"{self.pattern_kind!r}")
         low, high = self.jpeg_quality
         if not 1 <= low <= high <= 100:
             raise ValueError(f"jpeg_quality must be 1 <= low <= high <= 100. Received: "
@@ -102,12 +112,51 @@ def _blur(image, sigma):
     return tf.where(sigma < 0.2, image, out)
 
 
-def _pattern(seed, size: int):
+def _blotches(seed, size: int):
     """Random colour blotches: a 2x2 to 12x12 grid of random colours, smoothly upscaled."""
     seeds = tf.random.experimental.stateless_split(seed, 2)
     cells = tf.random.stateless_uniform([], seeds[0], 2, 13, tf.int32)
     grid = tf.random.stateless_uniform(tf.stack([cells, cells, 3]), seeds[1])
     return tf.image.resize(grid, [size, size], method="bicubic")
+
+
+LEAVES = 200  # shapes per dead-leaves image: they cover about 90% of it
+
+
+def _leaves(seed, size: int):
+    """A dead-leaves image: `LEAVES` discs and squares dropped one over another at uniform
+    positions, radii from a power law p(r) ~ r^-3 between 2 px and half the image (as
+    occluding objects in natural scenes), each of one random colour, over a ground of one
+    random colour where no shape falls (about a tenth of the image). In 40% of the images the
+    shapes are grey; a per-image contrast and brightness follow. The last shape dropped on a
+    pixel is the one seen."""
+    s = tf.random.experimental.stateless_split(seed, 6)
+    size_f = float(size)
+    centres = tf.random.stateless_uniform([LEAVES, 2], s[0], -0.1 * size_f, 1.1 * size_f)
+    low, high = 2.0, 0.5 * size_f
+    u = tf.random.stateless_uniform([LEAVES], s[1])
+    radius = (low ** -2 - u * (low ** -2 - high ** -2)) ** -0.5
+    square = tf.random.stateless_uniform([LEAVES], s[2]) < 0.5
+    colours = tf.random.stateless_uniform([LEAVES, 3], s[3])
+    u = tf.random.stateless_uniform([3], s[4])
+    grey = tf.reduce_mean(colours, -1, keepdims=True) * tf.ones([1, 3])
+    colours = tf.where(u[0] < 0.4, grey, colours)
+    grid = tf.range(size_f) + 0.5
+    dy = tf.abs(grid[None, :, None] - centres[:, 0, None, None])  # [leaves, size, 1]
+    dx = tf.abs(grid[None, None, :] - centres[:, 1, None, None])  # [leaves, 1, size]
+    r = radius[:, None, None]
+    inside = tf.where(square[:, None, None], tf.maximum(dy, dx) < r, dy * dy + dx * dx < r * r)
+    order = tf.range(1, LEAVES + 1)[:, None, None]
+    top = tf.reduce_max(tf.where(inside, order, 0), axis=0)  # 0: no shape covers the pixel
+    palette = tf.concat([tf.random.stateless_uniform([1, 3], s[5]), colours], 0)
+    image = tf.gather(palette, top)
+    contrast = 0.5 + u[1]
+    image = (image - 0.5) * contrast + 0.5 + 0.3 * (u[2] - 0.5)
+    return tf.clip_by_value(image, 0.0, 1.0)
+
+
+def _pattern(seed, size: int, kind: str):
+    return _leaves(seed, size) if kind == "leaves" else _blotches(seed, size)
 
 
 def _jitter(photo, seed, size: int):
@@ -225,12 +274,15 @@ def render_sample(masks, colours, backgrounds, label, seed, config: AugmentConfi
             tf.random.experimental.stateless_fold_in(c.pattern_seed, 1), 2)
         jitter = tf.random.stateless_uniform([], jitter_seeds[0]) < \
             config.photo_jitter_probability * difficulty
-        photo = tf.where(jitter, _jitter(tf.gather(backgrounds, photo_index), jitter_seeds[1],
-                                         size), photo)
+        photo = tf.cond(jitter, lambda: _jitter(tf.gather(backgrounds, photo_index),
+                                                jitter_seeds[1], size), lambda: photo)
     solid = tf.ones([size, size, 3]) * tf.random.stateless_uniform([1, 1, 3], c.solid_seed)
     background = tf.where(c.photo, photo, solid)
     if config.pattern_probability > 0:
-        background = tf.where(c.pattern, _pattern(c.pattern_seed, size), background)
+        # drawn only where chosen (tf.cond): a dead-leaves image costs more than a render
+        background = tf.cond(c.pattern,
+                             lambda: _pattern(c.pattern_seed, size, config.pattern_kind),
+                             lambda: background)
     rgba = tf.concat([texture, alpha[..., None]], -1)
     if config.three_d:
         image = render(rgba, background, _scene(c.scene_seed, config, difficulty), config.render)

@@ -48,6 +48,7 @@ class LogoOptions:
     batch_size: int = 64
     curriculum: float = 0.5
     pattern_probability: float = 0.0  # AugmentConfig.pattern_probability of train renders
+    pattern_kind: str = "blotches"  # AugmentConfig.pattern_kind: "blotches" or "leaves"
     photo_jitter_probability: float = 0.5  # AugmentConfig.photo_jitter_probability of train renders
     bare_probability: float = 0.5  # AugmentConfig.bare_probability of train renders
     precision: str = "float32"  # or "mixed_bfloat16" (model.PRECISIONS)
@@ -66,6 +67,9 @@ class LogoOptions:
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1]. Received: {getattr(self, name)}")
         model_lib.check_precision(self.precision)
+        if self.pattern_kind not in augment.PATTERN_KINDS:
+            raise ValueError(f"pattern_kind must be one of {list(augment.PATTERN_KINDS)}. "
+                             f"Received: {self.pattern_kind!r}")
         defaults = {"colours_csv": _sample("logos", "brands.csv"),
                     "train_backgrounds": _sample("backgrounds", "train"),
                     "heldout_backgrounds": _sample("backgrounds", "heldout")}
@@ -81,6 +85,7 @@ class LogoOptions:
     def augment(self) -> augment.AugmentConfig:
         return augment.AugmentConfig(image_size=self.image_size,
                                      pattern_probability=self.pattern_probability,
+                                     pattern_kind=self.pattern_kind,
                                      photo_jitter_probability=self.photo_jitter_probability,
                                      bare_probability=self.bare_probability)
 
