@@ -18,6 +18,7 @@ logo's tile is finally seen, tiny, photo background, bare, inverted, JPEG qualit
         [--save-model cnn.keras] [--evaluate-only cnn.keras --out conditions.json]
         [--precision mixed_bfloat16] [--photo-jitter-probability 0.5]
         [--bare-probability 0.7] [--pattern-probability 0.3 --pattern-kind leaves]
+        [--resume cnn.keras --epochs 30 --learning-rate 3e-4]
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from cuttingedge.pipelines.demo import sample_path  # noqa: E402
 from cuttingedge.trainers.logos import augment, kit, model, trainer  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+RESUME_SEED_OFFSET = 100  # the training stream of a --resume run
 
 
 class HeldOutCurve(keras.callbacks.Callback):
@@ -183,6 +185,13 @@ def main(argv=None) -> int:
     parser.add_argument("--evaluate-only", metavar="MODEL",
                         help="skip training: score this saved model (.keras) on the held-out "
                              "renders and write the breakdown by condition to --out")
+    parser.add_argument("--resume", metavar="MODEL",
+                        help="continue training this saved CNN (.keras, from --save-model) for "
+                             "--epochs more on fresh renders of another stream seed, at full "
+                             "harshness (no curriculum), cosine decay from --learning-rate: a "
+                             "warm restart")
+    parser.add_argument("--learning-rate", type=float, default=3e-4,
+                        help="peak learning rate of a --resume run (default %(default)s)")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "logo_quality.json"))
     args = parser.parse_args(argv)
     if min(args.size, args.epochs, args.train_renders, args.heldout_renders, args.every) < 1:
@@ -229,7 +238,12 @@ def main(argv=None) -> int:
                       indent=1)
         print(f"written to {args.out}")
         return 0
-    data = trainer.prepare_kit(brand_kit, options)
+    if args.resume:  # fresh renders, never those of the first run; held-out pool unchanged
+        options = dataclasses.replace(options, curriculum=0.0)
+        data = trainer.prepare_kit(brand_kit, dataclasses.replace(
+            options, seed=options.seed + RESUME_SEED_OFFSET))
+    else:
+        data = trainer.prepare_kit(brand_kit, options)
     results = {"config": {"size": args.size, "epochs": args.epochs, "brands": classes,
                           "train_renders": args.train_renders,
                           "heldout_renders": args.heldout_renders, "seed": args.seed,
@@ -241,10 +255,20 @@ def main(argv=None) -> int:
                           "precision": options.precision,
                           "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
                               timespec="seconds")}}
-    print(f"small CNN, hyperparameters {args.hp or 'default'}: {args.epochs} epochs x "
-          f"{options.steps_per_epoch * options.batch_size} renders at {args.size} px", flush=True)
-    net = model.small_cnn(hyperparameters, args.size, classes, options.precision)
-    results["config"]["hyperparameters"] = dict(hyperparameters.values)
+    if args.resume:
+        net = keras.saving.load_model(args.resume)
+        net.optimizer.learning_rate = args.learning_rate
+        results["config"]["resumed_from"] = os.path.abspath(args.resume)
+        results["config"]["learning_rate"] = args.learning_rate
+        print(f"{args.resume}: {args.epochs} more epochs x "
+              f"{options.steps_per_epoch * options.batch_size} renders at {args.size} px, "
+              f"from learning rate {args.learning_rate}", flush=True)
+    else:
+        print(f"small CNN, hyperparameters {args.hp or 'default'}: {args.epochs} epochs x "
+              f"{options.steps_per_epoch * options.batch_size} renders at {args.size} px",
+              flush=True)
+        net = model.small_cnn(hyperparameters, args.size, classes, options.precision)
+        results["config"]["hyperparameters"] = dict(hyperparameters.values)
     results["cnn"] = train_and_score(net, data, options, heldout, args.every)
     results["cnn"]["breakdown"] = breakdown(top5_of(net, heldout[0])[:, 0] == heldout[1],
                                             conditions)

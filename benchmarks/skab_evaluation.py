@@ -27,13 +27,23 @@ first SKAB run; the protocol above is unchanged (window 50, 40 epochs, first 400
 Methods: the joint detector (its default, ungated), the same fit with the joint z-score gate,
 and the joint trailing z-score with the same post-processing.
 
+"--reference" fits each sensor's detector once, on SKAB's anomaly-free recording (9,405
+normal rows of the same testbed: the first half fits, the second early-stops), instead of on
+each run's first 400 rows, as a plant would learn "normal" from a long healthy recording of
+its machine (`Detector.add_series`); each run's first 400 rows then only standardise it and
+set its thresholds, label-free, as before. Fixed before its first run, with the package
+defaults and window 50; the rest of the protocol is unchanged. Methods: the reference
+detector with its default z-score gate, the same without the gate, and the trailing z-score
+(which has nothing to learn from a long recording).
+
 "--plain" runs the same methods under `nab_evaluation.py --plain`'s protocol (smoothing 1, the
 threshold fixed where the training part set it, no refractory period), for every method.
 
 Run from the repository root:
-    .venv/bin/python benchmarks/skab_evaluation.py [--runs 3] [--epochs 40] [--plain] [--joint]
+    .venv/bin/python benchmarks/skab_evaluation.py [--runs 3] [--epochs 40] [--plain]
+        [--joint | --reference]
 Writes benchmarks/results/skab_evaluation.json (skab_evaluation_plain.json with --plain;
-skab_joint[_plain].json with --joint). The
+skab_joint[_plain].json with --joint, skab_reference[_plain].json with --reference). The
 shared data root is ../shared/data beside the repository, or $CUTTINGEDGE_SHARED_DATA.
 """
 
@@ -62,6 +72,13 @@ TRAIN_ROWS = 400
 WINDOW = 50
 METHODS = ("default (gated)", "ungated", "zscore")
 JOINT_METHODS = ("joint", "joint gated", "joint zscore")
+REFERENCE_METHODS = ("reference (gated)", "reference ungated", "zscore")
+REFERENCE = "anomaly-free"
+REFERENCE_FRACTION = 0.999  # the whole recording trains (half fits, half early-stops)
+
+
+def method_names(args) -> tuple[str, ...]:
+    return JOINT_METHODS if args.joint else REFERENCE_METHODS if args.reference else METHODS
 
 
 def read_run(path: pathlib.Path) -> pd.DataFrame:
@@ -89,6 +106,37 @@ def score_sensor(values, stamps, name, args) -> dict[str, np.ndarray]:
             "zscore": zscore.is_anomaly}
 
 
+def reference_detectors(root: pathlib.Path, args) -> dict:
+    """Per sensor, the default detector fitted on the whole anomaly-free recording."""
+    frame = read_run(root / "anomaly-free" / "anomaly-free.csv")
+    stamps = frame["datetime"].astype(str).to_numpy()
+    plain = PLAIN if args.plain else {}
+    detectors = {}
+    for sensor in [c for c in frame.columns if c != "datetime"]:
+        series = from_arrays(frame[sensor].to_numpy(np.float64), stamps, name=REFERENCE)
+        config = DetectorConfig(window=WINDOW, train_fraction=REFERENCE_FRACTION,
+                                epochs=args.epochs, **plain)
+        start = time.monotonic()
+        detectors[sensor] = fit_detector(series, config)
+        print(f"[skab] reference detector of {sensor}: {len(series)} rows, "
+              f"{time.monotonic() - start:.0f} s", flush=True)
+    return detectors
+
+
+def score_with_reference(values, stamps, name, detector, args) -> dict[str, np.ndarray]:
+    """Alarm flags of the reference-fitted detector (calibrated on this run's first rows)."""
+    series = from_arrays(values, stamps, name=name)
+    out = detector.add_series(series, name, TRAIN_ROWS).score(series, name)
+    ungated = (out.score > out.bar) & out.scored & ~series.missing
+    zscore = baselines.zscore_baseline(series, baselines.BaselineConfig(
+        window=WINDOW, train_fraction=TRAIN_ROWS / len(series),
+        **(PLAIN if args.plain else {})))
+    return {"reference (gated)": out.is_anomaly,
+            "reference ungated": alarms.suppress_repeats(
+                ungated, refractory_of(detector.config, len(series))),
+            "zscore": zscore.is_anomaly}
+
+
 def score_joint(values: np.ndarray, args) -> dict[str, np.ndarray]:
     """Alarm flags of each joint method on all sensors of one run."""
     plain = PLAIN if args.plain else {}
@@ -105,7 +153,7 @@ def evaluate_run(frame: pd.DataFrame, args) -> dict:
     labels = frame["anomaly"].to_numpy()
     windows = segment(labels == 1)
     sensors = [c for c in frame.columns if c not in ("datetime", "anomaly", "changepoint")]
-    methods = JOINT_METHODS if args.joint else METHODS
+    methods = method_names(args)
     flags = {m: np.zeros(len(frame), bool) for m in methods}
     by_sensor, skipped = {}, {}
     if args.joint:
@@ -113,8 +161,10 @@ def evaluate_run(frame: pd.DataFrame, args) -> dict:
         sensors = []
     for sensor in sensors:
         try:
-            found = score_sensor(frame[sensor].to_numpy(np.float64),
-                                 frame["datetime"].astype(str).to_numpy(), sensor, args)
+            values = frame[sensor].to_numpy(np.float64)
+            stamps = frame["datetime"].astype(str).to_numpy()
+            found = score_with_reference(values, stamps, sensor, args.reference[sensor], args) \
+                if args.reference else score_sensor(values, stamps, sensor, args)
         except (SeriesError, ValueError) as error:  # e.g. a constant sensor
             skipped[sensor] = str(error)
             continue
@@ -147,15 +197,23 @@ def main(argv=None) -> dict:
                         help="no alarm post-processing, for every method (module docstring)")
     parser.add_argument("--joint", action="store_true",
                         help="score the 8 sensors of a run together (module docstring)")
+    parser.add_argument("--reference", action="store_true",
+                        help="fit each sensor's detector once on the anomaly-free recording "
+                             "and calibrate it on each run's first rows (module docstring)")
     parser.add_argument("--output", help="JSON written (default benchmarks/results/"
-                                         "skab_evaluation[_plain].json, skab_joint[_plain].json)")
+                                         "skab_evaluation[_plain].json, skab_joint[_plain].json, "
+                                         "skab_reference[_plain].json)")
     args = parser.parse_args(argv)
-    stem = "skab_joint" if args.joint else "skab_evaluation"
+    if args.joint and args.reference:
+        parser.error("--joint and --reference are separate protocols: pass one of them")
+    stem = "skab_joint" if args.joint else "skab_reference" if args.reference \
+        else "skab_evaluation"
     args.output = args.output or str(RESULTS / f"{stem}{'_plain' if args.plain else ''}.json")
-    methods = JOINT_METHODS if args.joint else METHODS
+    methods = method_names(args)
     if args.epochs < 1 or args.runs < 0:
         parser.error("--epochs must be >= 1 and --runs >= 0")
     root = shared_root() / "skab"
+    args.reference = reference_detectors(root, args) if args.reference else None
     paths = sorted(root.glob("valve1/*.csv")) + sorted(root.glob("other/*.csv"))
     if not paths:
         parser.error(f"No SKAB runs under {root} (set CUTTINGEDGE_SHARED_DATA).")
@@ -178,7 +236,8 @@ def main(argv=None) -> dict:
     table = {m: totals(per_run, m) for m in methods}
     result = {"protocol": __doc__, "methods": table, "per_run": per_run, "left_out": left_out,
               "settings": {"train_rows": TRAIN_ROWS, "window": WINDOW, "epochs": args.epochs,
-                           "plain": args.plain, "joint": args.joint},
+                           "plain": args.plain, "joint": args.joint,
+                           "reference": args.reference is not None},
               "seconds": time.monotonic() - start,
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
               "date": time.strftime("%Y-%m-%d %H:%M:%S")}

@@ -82,6 +82,29 @@ def test_pooled_series_get_their_own_scales(sine):
         detector.score(a, "c")
 
 
+def test_a_series_added_to_a_fitted_detector_is_calibrated_on_its_own_first_rows(fitted, sine,
+                                                                                   spike_at):
+    # another machine of the same kind: other level and spread, the same dynamics
+    other = 50.0 + 4.0 * sine(seed=3)
+    other[spike_at] += 4.0 * 1.0
+    added = fitted.add_series(other, "other", train_rows=300)
+    assert set(added.scales) == {"series", "other"} and set(fitted.scales) == {"series"}
+    scale = added.scales["other"]
+    assert scale.mean == pytest.approx(other[:300].mean())
+    assert scale.train_rows == 300 and scale.validation_rows == 300 - 16
+    assert np.isfinite(scale.threshold) and scale.threshold > 0
+    # the model is shared, not refitted
+    assert added.model is fitted.model
+    scored = added.score(other, "other")
+    assert scored.is_anomaly[spike_at]
+    normal = (np.arange(len(other)) >= 300) & (np.abs(np.arange(len(other)) - spike_at) > 16)
+    assert scored.is_anomaly[normal].sum() <= 2
+    with pytest.raises(SeriesTooShortError, match=r"more than window \+ horizon - 1 = 16"):
+        fitted.add_series(other, "short", train_rows=16)
+    with pytest.raises(SeriesTooShortError, match="at most the series' length"):
+        fitted.add_series(other[:100], "tiny", train_rows=300)
+
+
 def test_window_frame_standardises_each_window_with_a_floor():
     from cuttingedge.trainers.anomaly.detector import model_inputs, window_frame
 

@@ -396,6 +396,33 @@ class Detector:
                            f"{sorted(self.scales)}.")
         return self.scales[series]
 
+    def add_series(self, values, name: str, train_rows: int) -> "Detector":
+        """This detector, also calibrated for a series its model was not fitted on.
+
+        The first `train_rows` rows of the new series standardise it and set its thresholds
+        (and the z-score gate's), label-free, as `fit_detector` sets them on its held-out
+        rows: all of them are held out, since the model never saw them. For machines of
+        one kind: fit once on a long healthy recording, then calibrate each new run on its
+        own first minutes (`benchmarks/skab_evaluation.py --reference`).
+
+        Raises:
+            SeriesTooShortError: `train_rows` holds no row with a full window, or the
+                series is shorter than `train_rows`.
+        """
+        data = _as_series(values, name)
+        span = span_of(self.config)
+        if not span < train_rows <= len(data):
+            raise SeriesTooShortError(
+                f"Series {name!r} has {len(data)} rows and train_rows={train_rows}; the "
+                f"calibration rows must be at most the series' length and more than window + "
+                f"horizon - 1 = {span}. Pass more calibration rows or a smaller window.")
+        mean, std = standardisation(data.values, train_rows, self.config.scale_floor)
+        scale = SeriesScale(mean, std, math.inf, math.inf, train_rows, train_rows - span,
+                            math.nan)
+        provisional = dataclasses.replace(self, scales={**self.scales, name: scale})
+        scale = _calibrate(provisional, data, name, scale, self.config)
+        return dataclasses.replace(self, scales={**self.scales, name: scale})
+
     def forecast(self, values, series: str | None = None) -> prob.PredictiveSummary:
         """Predictive moments for every point of `values`, in the series' units."""
         scale = self.scale_of(series)
