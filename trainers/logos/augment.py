@@ -279,7 +279,7 @@ def render_sample(masks, colours, backgrounds, label, seed, config: AugmentConfi
     solid = tf.ones([size, size, 3]) * tf.random.stateless_uniform([1, 1, 3], c.solid_seed)
     background = tf.where(c.photo, photo, solid)
     if config.pattern_probability > 0:
-        # drawn only where chosen (tf.cond): a dead-leaves image costs more than a render
+        # drawn only where chosen (tf.cond): a dead-leaves image costs 2/3 of a render
         background = tf.cond(c.pattern,
                              lambda: _pattern(c.pattern_seed, size, config.pattern_kind),
                              lambda: background)
