@@ -189,7 +189,8 @@ def main(argv=None) -> int:
                         help="continue training this saved CNN (.keras, from --save-model) for "
                              "--epochs more on fresh renders of another stream seed, at full "
                              "harshness (no curriculum), cosine decay from --learning-rate: a "
-                             "warm restart")
+                             "warm restart; with --precision mixed_bfloat16 the weights go "
+                             "into a bfloat16 CNN built from --hp")
     parser.add_argument("--learning-rate", type=float, default=3e-4,
                         help="peak learning rate of a --resume run (default %(default)s)")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "logo_quality.json"))
@@ -257,6 +258,15 @@ def main(argv=None) -> int:
                               timespec="seconds")}}
     if args.resume:
         net = keras.saving.load_model(args.resume)
+        if options.precision != "float32":  # the same network computing in bfloat16
+            saved, net = net, model.small_cnn(hyperparameters, args.size, classes,
+                                              options.precision)
+            if net.count_params() != saved.count_params():
+                parser.error(f"--resume {args.resume} --precision {options.precision}: the "
+                             f"saved CNN has {saved.count_params():,} parameters, the one "
+                             f"built from --hp {args.hp or '(defaults)'} "
+                             f"{net.count_params():,}; pass the --hp it was trained with")
+            net.set_weights(saved.get_weights())  # Adam's moments start afresh
         net.optimizer.learning_rate = args.learning_rate
         results["config"]["resumed_from"] = os.path.abspath(args.resume)
         results["config"]["learning_rate"] = args.learning_rate
@@ -268,7 +278,7 @@ def main(argv=None) -> int:
               f"{options.steps_per_epoch * options.batch_size} renders at {args.size} px",
               flush=True)
         net = model.small_cnn(hyperparameters, args.size, classes, options.precision)
-        results["config"]["hyperparameters"] = dict(hyperparameters.values)
+    results["config"]["hyperparameters"] = dict(hyperparameters.values)
     results["cnn"] = train_and_score(net, data, options, heldout, args.every)
     results["cnn"]["breakdown"] = breakdown(top5_of(net, heldout[0])[:, 0] == heldout[1],
                                             conditions)
