@@ -16,6 +16,24 @@ def noisy_sine(length: int = 1200, noise: float = 0.05, seed: int = 0) -> np.nda
     return np.sin(np.arange(length) / 8.0) + noise * rng.normal(size=length)
 
 
+def daily_series(days: int = 60, period: int = 24, quiet_day: int = 50,
+                 seed: int = 0) -> np.ndarray:
+    """Two peaks a day (hours 8 and 17 of 24) over a floor, 2% noise; the peaks of
+    `quiet_day` at half height: inside the recent range, out of season."""
+    rng = np.random.default_rng(seed)
+    hour = np.arange(days * period) % period * (24.0 / period)
+    values = 0.2 + np.exp(-(hour - 8.0) ** 2 / 6) + np.exp(-(hour - 17.0) ** 2 / 4)
+    values = values + 0.02 * rng.normal(size=len(values))
+    values[quiet_day * period:(quiet_day + 1) * period] *= 0.5
+    return values
+
+
+@pytest.fixture(scope="session")
+def daily():
+    """The `daily_series(days, period, quiet_day, seed)` factory."""
+    return daily_series
+
+
 SPIKE_AT, SPIKE = 1000, 1.0  # 20 noise stddevs
 
 

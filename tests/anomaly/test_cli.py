@@ -99,6 +99,22 @@ def test_the_console_command_scores_a_file(odd_file, tmp_path):
     assert "gate_open" in header  # the z-score gate was applied
 
 
+def test_a_periodic_series_is_not_gated_unless_asked(daily, tmp_path):
+    path = tmp_path / "daily.csv"
+    _write(path, [(f"2024-01-{1 + i // 24:02d} {i % 24:02d}:00:00" if i < 31 * 24 else
+                   f"2024-02-{1 + (i - 31 * 24) // 24:02d} {i % 24:02d}:00:00", f"{v:.5f}")
+                  for i, v in enumerate(daily())])
+    common = ("--input", str(path), "--train-fraction", "0.3", "--window", "32", "--epochs",
+              "2", "--extra-columns")
+    free = _cli("detect", *common, "--output", str(tmp_path / "free.csv"))
+    gated = _cli("detect", *common, "--output", str(tmp_path / "gated.csv"), "--gate-periodic")
+    assert free.returncode == 0 and gated.returncode == 0, free.stderr[-3000:]
+    assert "the series repeats every 24 rows: not gated" in free.stdout
+    assert "repeats" not in gated.stdout
+    header = lambda name: (tmp_path / name).read_text().splitlines()[0].split(",")  # noqa
+    assert "gate_open" not in header("free.csv") and "gate_open" in header("gated.csv")
+
+
 @pytest.mark.parametrize("args, message", [
     (("detect", "--input", "/no/such.csv", "--output", "x.csv"), "does not exist"),
     (("detect", "--input", "x.csv", "--output", "y.csv", "--train-fraction", "1.5"),

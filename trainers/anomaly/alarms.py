@@ -75,6 +75,44 @@ def trailing_moments(values, window: int, floor: float, lag: int = 1):
     return mean, std
 
 
+def seasonal_lag(values, max_lag: int, min_lag: int = 2, min_peak: float = 0.5,
+                 min_rise: float = 0.2, min_smoothness: float = 0.5) -> int:
+    """The period, in steps, of a series that repeats itself, or 0 if it does not.
+
+    A period P (min_lag <= P <= max_lag) is the highest local maximum of the sample
+    autocorrelation with acf(P) >= `min_peak` that rises at least `min_rise` above the lowest
+    autocorrelation at a shorter lag (a daily cycle, not the slow decay of a drifting level).
+    A series whose lag-1 autocorrelation is below `min_smoothness` has none: its pattern is
+    spiky at the sampling step, and a shift of one step would break a comparison with the
+    value one period earlier. Missing values (NaN) are left out.
+
+    Example:
+        >>> t = np.arange(960)
+        >>> seasonal_lag(np.sin(2 * np.pi * t / 48) + 0.01 * t / 960, 100)
+        48
+        >>> seasonal_lag(np.cumsum(np.random.default_rng(0).normal(size=960)), 100)
+        0
+    """
+    x = np.asarray(values, np.float64)
+    x = x[np.isfinite(x)]
+    max_lag = min(int(max_lag), len(x) // 3)
+    x = x - x.mean()
+    energy = float(np.dot(x, x))
+    if max_lag < max(min_lag, 2) + 1 or energy == 0.0:
+        return 0
+    acf = np.array([1.0] + [float(np.dot(x[:-k], x[k:])) / energy
+                            for k in range(1, max_lag + 2)])
+    if acf[1] < min_smoothness:
+        return 0
+    best = 0
+    for lag in range(max(min_lag, 2), max_lag + 1):
+        peak = acf[lag] >= acf[lag - 1] and acf[lag] >= acf[lag + 1]
+        if peak and acf[lag] >= min_peak and acf[lag] - acf[1:lag].min() >= min_rise \
+                and (not best or acf[lag] > acf[best]):
+            best = lag
+    return best
+
+
 def normal_nll(y, mean, stddev) -> np.ndarray:
     """-log N(y; mean, stddev) per point.
 

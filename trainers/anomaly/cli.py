@@ -52,11 +52,14 @@ class DetectSummary:
     notes: SeriesNotes
     seconds: float
     report: dict
+    period: int = 0
 
     def line(self) -> str:
+        season = (f"; the series repeats every {self.period} rows: not gated by the trailing "
+                  f"z-score" if self.period else "")
         return (f"{self.rows} rows scored with {self.model} (trained on the first "
                 f"{self.train_rows}, window {self.window}{self.window_note}); {self.alarms} "
-                f"alarms; threshold {self.threshold:.3g}; "
+                f"alarms; threshold {self.threshold:.3g}{season}; "
                 f"{self.notes.missing_values} missing values, {self.notes.bad_timestamps} "
                 f"unparseable timestamps, {self.notes.duplicate_timestamps} duplicate and "
                 f"{self.notes.backward_timestamps} backward timestamps kept in input order; "
@@ -117,4 +120,5 @@ def detect_file(input_csv, output_csv, model: str = "bayesian_learned_scale",
     return DetectSummary(str(input_csv), str(output_csv), config.step, len(series),
                          detector.scales[series.name].train_rows, config.window, note,
                          int(scored.is_anomaly.sum()), scored.threshold, series.notes,
-                         time.monotonic() - start, paths)
+                         time.monotonic() - start, paths,
+                         detector.scales[series.name].period)

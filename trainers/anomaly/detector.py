@@ -34,6 +34,11 @@
    range and is surprised by a value outside it. A value that breaks the dynamics but stays
    within the range the series has just visited (a recurring spike, a level the series
    keeps switching between) then raises no alarm.
+   A series whose training part repeats with a period that the window holds
+   (`alarms.seasonal_lag`: a daily cycle of half-hourly values, say) is not gated unless
+   `gate_periodic=True`: there the forecast has learned the cycle and its surprise is the
+   evidence, while the trailing range spans the whole cycle and would veto every value that
+   stays in it though out of season (a quiet holiday, a missing evening peak, a late day).
 
 `Detector.score(values)` returns, for every point: the predictive mean and stddev in the
 series' units, its aleatoric and epistemic parts, the tail surprise `point_score`, the
@@ -112,6 +117,9 @@ class DetectorConfig:
         alarm_gate: "zscore" (default): an alarm also needs the trailing z-score over the
             same window to exceed its own label-free threshold (module docstring, step 6);
             "none": the forecast's surprise alone decides.
+        gate_periodic: with the z-score gate, gate a series that repeats with a period the
+            window holds too; by default such a series is not gated (module docstring,
+            step 6, and `SeriesScale.period`).
         seed: seeds Keras, the ladder layers and the shuffling.
     """
 
@@ -140,6 +148,7 @@ class DetectorConfig:
     tail_fraction: float = 0.1
     calibration: str = "held_out"
     alarm_gate: str = "zscore"
+    gate_periodic: bool = False
     seed: int = 0
 
     def __post_init__(self):
@@ -149,6 +158,9 @@ class DetectorConfig:
         if self.alarm_gate not in ALARM_GATES:
             raise ValueError(f"Expected alarm_gate in {list(ALARM_GATES)}. Received: "
                              f"alarm_gate={self.alarm_gate!r}.")
+        if not isinstance(self.gate_periodic, (bool, np.bool_)):
+            raise ValueError(f"Expected gate_periodic to be True or False. Received: "
+                             f"gate_periodic={self.gate_periodic!r}.")
         object.__setattr__(self, "step", prob.ladder.parse_step(self.step).value)
         object.__setattr__(self, "hidden_units", tuple(self.hidden_units))
         check_settings(self, ("window", "horizon", "epochs", "batch_size", "samples",
@@ -197,6 +209,8 @@ class SeriesScale:
 
     `gate_threshold` and `gate_point_threshold` are the z-score gate's thresholds of its
     smoothed and point scores (NaN without a gate); `gate_floor` floors its stddev.
+    `period` is the training part's period in steps when it lifts the gate (0: no period
+    the window holds, or `gate_periodic`).
     """
 
     mean: float
@@ -209,6 +223,7 @@ class SeriesScale:
     gate_threshold: float = math.nan
     gate_point_threshold: float = math.nan
     gate_floor: float = math.nan
+    period: int = 0
 
     def as_dict(self) -> dict:
         """JSON-ready fields: NaN (no gate) becomes None.
@@ -446,7 +461,7 @@ class Detector:
         moments = self.forecast(data, series)
         start = scale.train_rows if self.config.adaptive else None
         gate = None
-        if self.config.alarm_gate == "zscore":
+        if self.config.alarm_gate == "zscore" and not scale.period:
             gate_score = alarms.smooth(gate_scores(data.values, self.config, scale),
                                        self.config.smoothing)
             gate = gate_score > _bar(gate_score, scale.gate_threshold, self.config, start)
@@ -683,8 +698,9 @@ def _calibrate_gate(values: np.ndarray, scale: SeriesScale,
     calibration = slice(min(span_of(config), len(values) - 1), len(values))
     threshold, point_threshold = _thresholds(gate_scores(values, config, scale), calibration,
                                              config)
+    period = 0 if config.gate_periodic else alarms.seasonal_lag(values, span_of(config))
     return dataclasses.replace(scale, gate_threshold=threshold,
-                               gate_point_threshold=point_threshold)
+                               gate_point_threshold=point_threshold, period=period)
 
 
 def _thresholds(point: np.ndarray, rows: slice, config: DetectorConfig) -> tuple[float, float]:

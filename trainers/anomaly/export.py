@@ -7,8 +7,9 @@
         [None] "mean", "stddev", "aleatoric_stddev", "epistemic_stddev" (the predictive
         distribution of the last value, in the series' units), "score" (its tail surprise,
         see `alarms`) and "is_anomaly" (score > the series' point threshold, and with a
-        z-score gate the window's z-score surprise > the gate's point threshold; never
-        when a value in the row is NaN or infinite).
+        z-score gate the window's z-score surprise > the gate's point threshold unless
+        the series has a period that lifts the gate; never when a value in the row is NaN
+        or infinite).
     detect(examples string [None])
         Serialised tf.Examples as SensorExampleGen writes them with window = window +
         horizon - 1 (features `series`, `<col>_window`, `<col>`, optional `<col>_missing`
@@ -90,7 +91,7 @@ def _series_constants(detector: Detector):
     column = lambda field: np.array([getattr(detector.scales[n], field) for n in names],  # noqa
                                     np.float32)
     return names, {field: column(field) for field in (
-        "mean", "std", "point_threshold", "gate_point_threshold", "gate_floor")}
+        "mean", "std", "point_threshold", "gate_point_threshold", "gate_floor", "period")}
 
 
 def scoring_fn(detector: Detector, samples: int):
@@ -114,7 +115,8 @@ def scoring_fn(detector: Detector, samples: int):
         if gated:  # the trailing z-score over the same window must agree (detector, step 6)
             spread = tf.maximum(tf.math.reduce_std(past, axis=1), of["gate_floor"])
             gate = tail_surprise_tf(point, tf.reduce_mean(past, axis=1), spread)
-            alarm = tf.logical_and(alarm, gate > of["gate_point_threshold"])
+            gate = tf.logical_or(gate > of["gate_point_threshold"], of["period"] > 0)
+            alarm = tf.logical_and(alarm, gate)  # a periodic series is not gated
         return {**out, "score": surprise, "is_anomaly": alarm}
 
     return score
