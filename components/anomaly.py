@@ -93,6 +93,7 @@ def DetectAnomalies(
     epochs: Parameter[int] = 40,
     false_alarm_rate: Parameter[float] = 1e-4,
     alarm_gate: Parameter[str] = "zscore",
+    gate_periodic: Parameter[bool] = False,
     tune_trials: Parameter[int] = 0,
     value_column: Parameter[str] = "value",
     max_alarm_fraction: Parameter[float] = 0.05,
@@ -110,7 +111,7 @@ def DetectAnomalies(
                          f"Split-eval and Split-test folders from SensorExampleGen.")
     config = DetectorConfig(step=step, window=window, horizon=horizon, epochs=epochs,
                             seed=seed, false_alarm_rate=false_alarm_rate,
-                            alarm_gate=alarm_gate)
+                            alarm_gate=alarm_gate, gate_periodic=gate_periodic)
     values = {name: item.values for name, item in found.items()}
     splits = {name: (item.split_sizes.get("train", 0), item.split_sizes.get("eval", 0))
               for name, item in found.items()}

@@ -53,6 +53,8 @@ class AnomalyConfig:
       false_alarm_rate: target alarms per normal point.
       alarm_gate: "zscore" (default): alarms also need the trailing z-score to agree
         (`DetectorConfig.alarm_gate`); "none": the forecast's surprise alone.
+      gate_periodic: gate a series that repeats with a period the window holds too (by
+        default it is not gated: `DetectorConfig.gate_periodic`).
       max_alarm_fraction: blessing limit on the share of later points above threshold.
       beam_args: Beam pipeline options.
     """
@@ -68,6 +70,7 @@ class AnomalyConfig:
     validation_fraction: float = 0.5
     false_alarm_rate: float = 1e-4
     alarm_gate: str = "zscore"
+    gate_periodic: bool = False
     max_alarm_fraction: float = 0.05
     beam_args: tuple[str, ...] = ("--direct_running_mode=in_memory",)
 
@@ -113,6 +116,7 @@ def _add_detection(config: AnomalyConfig, examples, gate) -> list:
                              horizon=config.horizon, epochs=config.epochs,
                              false_alarm_rate=config.false_alarm_rate,
                              alarm_gate=config.alarm_gate,
+                             gate_periodic=config.gate_periodic,
                              tune_trials=config.tune_trials,
                              max_alarm_fraction=config.max_alarm_fraction,
                              report_dir=config.layout.reports(NAME))

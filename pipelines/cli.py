@@ -249,9 +249,6 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--false-alarm-rate", type=_open_fraction, default=None,
                         help="target alarms per normal point (default 1e-4)")
     _add_alarm_gate(detect)
-    detect.add_argument("--gate-periodic", action="store_true",
-                        help="with the zscore gate, gate a periodic series too (by default a "
-                             "series with a period the window holds is not gated)")
     detect.add_argument("--report", default=None, metavar="DIR",
                         help="also write the full report (Parquet, windows JSON, PNG) there")
     detect.add_argument("--extra-columns", action="store_true",
@@ -511,6 +508,9 @@ def _add_alarm_gate(parser) -> None:
              "window holds (a daily cycle of half-hourly values) is not gated, as its "
              "forecast knows the cycle and the range would hide values out of season; "
              "none: every forecast surprise above the threshold alarms")
+    parser.add_argument("--gate-periodic", action="store_true",
+                        help="with the zscore gate, gate a periodic series too (by default a "
+                             "series with a period the window holds is not gated)")
 
 
 def _run_anomaly(args, extra) -> int:
@@ -529,7 +529,7 @@ def _run_anomaly(args, extra) -> int:
         input_pattern=args.input, layout=RunLayout(args.output), epochs=args.epochs,
         tune_trials=args.tune_trials, train_fraction=args.train_fraction,
         false_alarm_rate=args.false_alarm_rate, alarm_gate=args.alarm_gate,
-        beam_args=_beam_args(extra), **chosen)
+        gate_periodic=args.gate_periodic, beam_args=_beam_args(extra), **chosen)
     run_pipeline(anomaly.create_pipeline(config))
     _print_outputs(config.layout, [anomaly.NAME])
     return 0

@@ -151,8 +151,9 @@ def test_run_anomaly_passes_the_alarm_gate_to_the_component(tmp_path, monkeypatc
     built = []
     monkeypatch.setattr(runner, "run_pipeline", built.append)  # build, do not run
     monkeypatch.setattr(cli, "_print_outputs", lambda *args: None)
-    assert cli.main(["run", "anomaly", "--alarm-gate", "zscore",
+    assert cli.main(["run", "anomaly", "--alarm-gate", "zscore", "--gate-periodic",
                      "--output", str(tmp_path / "runs")]) == 0
     (pipeline,) = built
     detect = next(c for c in pipeline.components if c.id == "DetectAnomalies")
     assert detect.exec_properties["alarm_gate"] == "zscore"
+    assert detect.exec_properties["gate_periodic"] is True

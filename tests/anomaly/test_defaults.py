@@ -13,10 +13,11 @@ def test_pipeline_component_and_detect_default_to_the_detectors_settings():
     library = DetectorConfig()
     pipeline = AnomalyConfig()
     names = ("step", "window", "horizon", "epochs", "false_alarm_rate", "train_fraction",
-             "validation_fraction", "alarm_gate")
+             "validation_fraction", "alarm_gate", "gate_periodic")
     assert {n: getattr(pipeline, n) for n in names} == {n: getattr(library, n) for n in names}
     component = inspect.signature(DetectAnomalies.test_call).parameters  # the @component body
-    for name in ("step", "window", "horizon", "epochs", "false_alarm_rate", "alarm_gate"):
+    for name in ("step", "window", "horizon", "epochs", "false_alarm_rate", "alarm_gate",
+                 "gate_periodic"):
         assert component[name].default == getattr(library, name), name
     from cuttingedge.pipelines import cli
 
