@@ -173,6 +173,9 @@ def EvaluateLogos(
               f"{figures['baseline']['heldout_top1']:.4f}")
     blessing.set_int_custom_property("blessed", int(blessed))
     blessing.set_string_custom_property("reason", reason)
+    # what LatestBlessedModelStrategy matches: the next run's Trainer warm-starts from it
+    blessing.set_int_custom_property("current_model_id", model.id)
+    blessing.set_string_custom_property("current_model", model.uri)
     summary = {"blessed": blessed, "reason": reason, "models": figures,
                "heldout_renders": int(len(labels)), "brands": len(brand_kit.brands)}
     train_images, _ = trainer.render_pool(

@@ -193,6 +193,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="compute dtype of the CNN and the ResNet baseline (default "
                             "float32); mixed_bfloat16 trains about 1.3x as fast on CPUs with "
                             "native bfloat16 (AVX512_BF16, AMX), maybe slower elsewhere")
+    logos.add_argument("--from-scratch", dest="warm_start", action="store_false",
+                       help="train the classifier from scratch; by default the Trainer "
+                            "continues the latest model this pipeline blessed in --output "
+                            "(a warm start, when the tuned architecture and the brands are "
+                            "the same), so each scheduled run builds on the last")
     _add_output(logos)
     logos.set_defaults(handler=_run_logos)
 
@@ -491,7 +496,7 @@ def _run_logos(args, extra) -> int:
                                               train_renders=args.train_renders,
                                               precision=args.precision),
                           algorithm=args.algorithm, architectures=args.architectures,
-                          input_path=args.input)
+                          input_path=args.input, warm_start=args.warm_start)
     run_pipeline(logos.create_pipeline(config))
     _print_outputs(config.layout, [logos.NAME])
     return 0

@@ -25,7 +25,7 @@ def ranking_sample_config(layout: RunLayout, beam_args: tuple[str, ...], epochs:
 
 def logos_config(layout: RunLayout, beam_args: tuple[str, ...], budget=None, options=None,
                  algorithm: str = "hyperband", architectures: str = "cnn",
-                 input_path: str = ""):
+                 input_path: str = "", warm_start: bool = True):
     """The logo pipeline on the 150 bundled brand icons (or `input_path`)."""
     from cuttingedge.pipelines.logos import LogosConfig
     from cuttingedge.trainers.logos.trainer import LogoOptions
@@ -34,7 +34,8 @@ def logos_config(layout: RunLayout, beam_args: tuple[str, ...], budget=None, opt
     return LogosConfig(input=input_path or sample_path("logos", "manifest.csv"), layout=layout,
                        options=options or LogoOptions(), algorithm=algorithm,
                        architectures=architectures,
-                       budget=budget or SearchBudget(max_trials=10), beam_args=beam_args)
+                       budget=budget or SearchBudget(max_trials=10), beam_args=beam_args,
+                       warm_start=warm_start)
 
 
 def run_demo(output: str, beam_args: tuple[str, ...]) -> int:

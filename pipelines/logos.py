@@ -4,6 +4,7 @@
                                                        -> TrainLogoBaseline (ResNet50V2)
     Trainer + baseline -> EvaluateLogos (held-out renders) -> Pusher (only if it beats the
     baseline on held-out top-1)
+    latest blessed model (Resolver) -> Trainer's base_model: a warm start when it fits
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ class LogosConfig:
       algorithm: "hyperband", "bayesian" or "random".
       architectures: comma-separated subset of "cnn,resnet" (HyperResNet).
       budget: the search stops at the first limit reached.
+      warm_start: the Trainer continues the latest model this pipeline blessed (its
+        weights, when the tuned architecture and the brands are the same; see
+        `trainer.warm_start`), so a scheduled run builds on the last; False: always from
+        scratch.
     """
 
     input: str
@@ -42,6 +47,7 @@ class LogosConfig:
     algorithm: str = "hyperband"
     architectures: str = "cnn"
     budget: SearchBudget = SearchBudget(max_trials=10)
+    warm_start: bool = True
     beam_args: tuple[str, ...] = ("--direct_running_mode=in_memory",)
 
     @property
@@ -64,9 +70,17 @@ def create_pipeline(config: LogosConfig) -> tfx.dsl.Pipeline:
                       dollars_per_hour=float(budget.dollars_per_hour or 0),
                       live_dir=f"{config.layout.reports(NAME)}/tuning")
     tuner.add_upstream_node(gate)
+    warm = []
+    if config.warm_start:
+        warm = [tfx.dsl.Resolver(
+            strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+            model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+            model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+        ).with_id("latest_blessed_model")]
     trainer = tfx.components.Trainer(
         run_fn=f"{logo_trainer.run_fn.__module__}.{logo_trainer.run_fn.__qualname__}",
         examples=examples, hyperparameters=tuner.outputs["best_hyperparameters"],
+        base_model=warm[0].outputs["model"] if warm else None,
         train_args=tfx.proto.TrainArgs(num_steps=0),
         # The brand kit is one split; evaluation renders are made from it (held out by seed,
         # backgrounds and conditions), so the Trainer's "eval" files are the same kit.
@@ -86,6 +100,6 @@ def create_pipeline(config: LogosConfig) -> tfx.dsl.Pipeline:
         pipeline_name=NAME, pipeline_root=config.layout.pipeline_root(NAME),
         metadata_connection_config=tfx.orchestration.metadata
         .sqlite_metadata_connection_config(config.layout.metadata_path),
-        components=[example_gen, *validation, tuner, trainer, baseline, evaluator, infra,
-                    pusher],
+        components=[example_gen, *validation, tuner, *warm, trainer, baseline, evaluator,
+                    infra, pusher],
         enable_cache=True, beam_pipeline_args=list(config.beam_args))

@@ -90,6 +90,27 @@ def test_run_logos_precision_reaches_the_tuner_trainer_and_baseline(tmp_path, mo
     assert all(choice in help_text for choice in model.PRECISIONS)
 
 
+def test_run_logos_warm_starts_the_trainer_from_the_latest_blessed_model(tmp_path,
+                                                                      monkeypatch):
+    from tfx import v1 as tfx
+
+    from cuttingedge.pipelines import cli, runner
+
+    built = []
+    monkeypatch.setattr(runner, "run_pipeline", built.append)  # build, do not run
+    monkeypatch.setattr(cli, "_print_outputs", lambda *args: None)
+    for extra in ([], ["--from-scratch"]):
+        assert cli.main(["run", "logos", *extra, "--output", str(tmp_path / "runs")]) == 0
+    warm, scratch = ({c.id: c for c in pipeline.components} for pipeline in built)
+    resolver = warm["latest_blessed_model"]
+    assert resolver.exec_properties["resolver_class"] is \
+        tfx.dsl.experimental.LatestBlessedModelStrategy
+    assert warm["Trainer"].inputs["base_model"].producer_component_id == resolver.id
+    assert "latest_blessed_model" not in scratch and "base_model" not in \
+        scratch["Trainer"].inputs
+    assert "--from-scratch" in _run("run", "logos", "--help").stdout
+
+
 FLINK = ("--runner=FlinkRunner", "--flink_master=flink-jobmanager:8081", "--parallelism=64",
          "--environment_type=EXTERNAL", "--environment_config=localhost:50000")
 

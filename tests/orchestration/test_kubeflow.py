@@ -41,30 +41,51 @@ def _tasks(spec):
     return spec["pipelineSpec"]["root"]["dag"]["tasks"]
 
 
+def _resolvers(pipeline) -> set[str]:
+    """Ids of the pipeline's Resolver nodes: KubeflowV2DagRunner compiles each into one
+    query task per resolved channel, named '<id>-<channel>-resolver'."""
+    from tfx import v1 as tfx
+
+    return {c.id for c in pipeline.components if isinstance(c, tfx.dsl.Resolver)}
+
+
+def _task_of(task: str, resolvers: set[str]) -> str:
+    """The pipeline node a compiled task comes from."""
+    return next((r for r in resolvers if task.startswith(f"{r}-") and
+                 task.endswith("-resolver")), task)
+
+
 def test_every_component_is_a_task(compiled):
     _, pipeline, spec = compiled
     ids = {c.id for c in pipeline.components}
     assert len(ids) == len(pipeline.components) >= 8
-    assert set(_tasks(spec)) == ids
+    resolvers = _resolvers(pipeline)
+    assert {_task_of(t, resolvers) for t in _tasks(spec)} == ids
 
 
 def test_wiring_matches_the_upstream_nodes(compiled):
     _, pipeline, spec = compiled
     tasks = _tasks(spec)
+    resolvers = _resolvers(pipeline)
     for component in pipeline.components:
+        if component.id in resolvers:
+            continue
         task = tasks[component.id]
         upstream = {node.id for node in component.upstream_nodes}
-        assert set(task.get("dependentTasks", [])) == upstream, component.id
-        producers = {a["taskOutputArtifact"]["producerTask"]
+        assert {_task_of(t, resolvers) for t in task.get("dependentTasks", [])} == upstream, \
+            component.id
+        producers = {_task_of(a["taskOutputArtifact"]["producerTask"], resolvers)
                      for a in task.get("inputs", {}).get("artifacts", {}).values()}
         assert producers <= upstream, component.id
         # Every data edge of the pipeline object is an input artifact of the task.
         for key, channel in component.inputs.items():
             if getattr(channel, "producer_component_id", None):
-                assert task["inputs"]["artifacts"][key]["taskOutputArtifact"] == {
-                    "producerTask": channel.producer_component_id,
-                    "outputArtifactKey": channel.output_key}, (component.id, key)
-    roots = [c.id for c in pipeline.components if not c.upstream_nodes]
+                found = task["inputs"]["artifacts"][key]["taskOutputArtifact"]
+                assert _task_of(found["producerTask"], resolvers) == \
+                    channel.producer_component_id, (component.id, key)
+                assert found["outputArtifactKey"] == channel.output_key, (component.id, key)
+    roots = [c.id for c in pipeline.components if not c.upstream_nodes and
+             c.id not in resolvers]  # a Resolver reads metadata: it starts no data flow
     assert len(roots) == 1 and roots[0].endswith("ExampleGen")
 
 
@@ -76,6 +97,9 @@ def test_every_executor_runs_the_image_with_the_beam_args(compiled):
     used = {components[t["componentRef"]["name"]]["executorLabel"] for t in tasks.values()}
     assert used == set(executors)
     for label, executor in executors.items():
+        if "resolver" in executor:  # a metadata query (Resolver node), no container
+            assert label.endswith("-resolver_executor"), label
+            continue
         container = executor["container"]
         assert container["image"] == IMAGE, label
         assert container["command"] == list(

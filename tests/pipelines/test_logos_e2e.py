@@ -56,6 +56,17 @@ def test_evaluation_compares_tuned_and_baseline_and_push_follows_blessing(logos_
     assert bool(pushed) == report["blessed"]
 
 
+def test_the_blessing_names_its_model_for_the_next_runs_warm_start(logos_run):
+    layout, found = logos_run
+    model = next(m for m in found["Model"] if "/Trainer/" in m.uri)
+    (blessing,) = found["ModelBlessing"]
+    # LatestBlessedModelStrategy matches a blessing to its model by this id.
+    assert blessing.custom_properties["current_model_id"].int_value == model.id
+    warm = json.load(open(os.path.join(model.uri, "logos.json")))["warm_start"]
+    assert warm["from"] is None and warm["generation"] == 0  # nothing blessed before
+    assert "no base model" in warm["note"]
+
+
 PREDICT = r"""
 import sys, tensorflow as tf
 serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]

@@ -11,6 +11,14 @@ so the model cannot memorise a fixed set of renders. The stream follows a curric
 mild and reaches full harshness after `curriculum` of the renders of the whole fit
 (`augment.make_renders(ramp=...)`). Validation and held-out renders are fixed pools at full
 harshness.
+
+Warm start: given the last blessed model (the Trainer's `base_model`, which the pipeline
+resolves), `run_fn` copies its weights into the new network when the brand list and every
+weight's shape are the same, and trains on at full harshness from
+`warm_start_learning_rate` (cosine decay), on a stream of its own seed (`seed + 100 *
+generation`, the generation counting warm starts), so each scheduled run continues where
+the blessed model left off; otherwise (another architecture chosen, brands changed, an
+unreadable model) it trains from scratch and says why in logos.json.
 """
 
 from __future__ import annotations
@@ -52,6 +60,7 @@ class LogoOptions:
     photo_jitter_probability: float = 0.5  # AugmentConfig.photo_jitter_probability of train renders
     bare_probability: float = 0.5  # AugmentConfig.bare_probability of train renders
     precision: str = "float32"  # or "mixed_bfloat16" (model.PRECISIONS)
+    warm_start_learning_rate: float = 3e-4  # peak learning rate when continuing a model
     seed: int = 0
     colours_csv: str = ""
     train_backgrounds: str = ""
@@ -67,6 +76,9 @@ class LogoOptions:
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1]. Received: {getattr(self, name)}")
         model_lib.check_precision(self.precision)
+        if not self.warm_start_learning_rate > 0:
+            raise ValueError(f"warm_start_learning_rate must be > 0. Received: "
+                             f"{self.warm_start_learning_rate}")
         if self.pattern_kind not in augment.PATTERN_KINDS:
             raise ValueError(f"pattern_kind must be one of {list(augment.PATTERN_KINDS)}. "
                              f"Received: {self.pattern_kind!r}")
@@ -178,8 +190,47 @@ def _expand(patterns: list[str]) -> list[str]:
     return files
 
 
+def warm_start(model: keras.Model, base_model: str | None, brands: list[str]) -> dict:
+    """Copies the weights of a saved logo model into `model` when they fit (module docstring).
+
+    Args:
+        model: the freshly built network.
+        base_model: the Trainer's `fn_args.base_model` (`<model>/Format-Serving`; the
+            model.keras and logos.json that `save_model` wrote lie beside it), or None.
+        brands: the brand list of this run, in class order.
+
+    Returns:
+        {"from": folder or None, "generation": 0 for a fresh start, the base's + 1 for a
+        warm one, "note": one line saying what was done and why}.
+    """
+    if not base_model:
+        return {"from": None, "generation": 0, "note": "trained from scratch (no base model)"}
+    folder = os.path.dirname(base_model.rstrip("/"))
+    try:
+        with tf.io.gfile.GFile(os.path.join(folder, "logos.json")) as handle:
+            meta = json.load(handle)
+        saved = keras.saving.load_model(os.path.join(folder, "model.keras"))
+    except (OSError, ValueError, KeyError, tf.errors.OpError) as error:
+        return {"from": None, "generation": 0,
+                "note": f"trained from scratch: the base model in {folder} could not be read "
+                        f"({type(error).__name__}: {error})"}
+    why = None
+    if meta.get("brands") != list(brands):
+        why = "its brand list differs from this run's"
+    elif [tuple(w.shape) for w in saved.weights] != [tuple(w.shape) for w in model.weights]:
+        why = (f"its architecture differs ({saved.count_params():,} parameters against "
+               f"{model.count_params():,}; the tuner chose other hyperparameters)")
+    if why:
+        return {"from": None, "generation": 0,
+                "note": f"trained from scratch: the base model in {folder} does not fit: {why}"}
+    model.set_weights(saved.get_weights())
+    generation = int(meta.get("warm_start", {}).get("generation", 0)) + 1
+    return {"from": folder, "generation": generation,
+            "note": f"warm start from {folder} (generation {generation})"}
+
+
 def save_model(model: keras.Model, brands: list[str], options: LogoOptions, serving_dir: str,
-               history=None) -> None:
+               history=None, warm: dict | None = None) -> None:
     """Writes Format-Serving (LogoServer), model.keras and logos.json beside it."""
     export(LogoServer(model, brands, options.image_size), serving_dir)
     write_warmup_requests(serving_dir, [{"image_bytes": [_warmup_png(options.image_size)]}],
@@ -190,7 +241,8 @@ def save_model(model: keras.Model, brands: list[str], options: LogoOptions, serv
         json.dump({"brands": brands, "image_size": options.image_size,
                    "parameters": int(model.count_params()), "options": dataclasses.asdict(options),
                    "history": {k: [float(v) for v in vs] for k, vs in
-                               (history.history.items() if history else [])}}, handle, indent=1)
+                               (history.history.items() if history else [])},
+                   "warm_start": warm or {"from": None, "generation": 0}}, handle, indent=1)
 
 
 def _warmup_png(size: int) -> bytes:
@@ -209,7 +261,15 @@ def run_fn(fn_args):
                                           architectures=("cnn", "resnet"),
                                           precision=options.precision)
     model = hypermodel.build(hp)
+    warm = warm_start(model, getattr(fn_args, "base_model", None), data.kit.brands)
+    print(f"[logos] {warm['note']}", flush=True)
+    if warm["from"]:  # continue at full harshness on renders of another seed
+        model.optimizer.learning_rate = options.warm_start_learning_rate
+        stream = dataclasses.replace(options, curriculum=0.0,
+                                     seed=options.seed + 100 * warm["generation"])
+        data = dataclasses.replace(data, train=train_stream(
+            data.kit, kit_lib.load_backgrounds(options.train_backgrounds), stream))
     callbacks = [keras.callbacks.TensorBoard(fn_args.model_run_dir)] \
         if getattr(fn_args, "model_run_dir", None) else []
     history = fit(model, data, options, callbacks)
-    save_model(model, data.kit.brands, options, fn_args.serving_model_dir, history)
+    save_model(model, data.kit.brands, options, fn_args.serving_model_dir, history, warm)
