@@ -40,7 +40,7 @@ from cuttingedge.pipelines.demo import sample_path  # noqa: E402
 from cuttingedge.trainers.logos import augment, kit, model, trainer  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-RESUME_SEED_OFFSET = 100  # the training stream of a --resume run
+RESUME_SEED_OFFSET = 100  # x --generation: the training stream of a --resume run
 
 
 class HeldOutCurve(keras.callbacks.Callback):
@@ -182,22 +182,28 @@ def main(argv=None) -> int:
                              "dropout, learning_rate, pooling); repeatable; default: its "
                              "defaults")
     parser.add_argument("--save-model", help="save the trained CNN here (.keras)")
-    parser.add_argument("--evaluate-only", metavar="MODEL",
+    parser.add_argument("--evaluate-only", metavar="MODEL", nargs="+",
                         help="skip training: score this saved model (.keras) on the held-out "
-                             "renders and write the breakdown by condition to --out")
+                             "renders and write the breakdown by condition to --out; with "
+                             "several, their averaged probabilities (an ensemble)")
     parser.add_argument("--resume", metavar="MODEL",
                         help="continue training this saved CNN (.keras, from --save-model) for "
                              "--epochs more on fresh renders of another stream seed, at full "
                              "harshness (no curriculum), cosine decay from --learning-rate: a "
                              "warm restart; with --precision mixed_bfloat16 the weights go "
                              "into a bfloat16 CNN built from --hp")
+    parser.add_argument("--generation", type=int, default=1,
+                        help="which warm restart a --resume run is (1: of a model trained "
+                             "from scratch, 2: of a restarted one, ...): its renders have "
+                             "seed + 100 x generation, as the Trainer's warm start does")
     parser.add_argument("--learning-rate", type=float, default=3e-4,
                         help="peak learning rate of a --resume run (default %(default)s)")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "logo_quality.json"))
     args = parser.parse_args(argv)
-    if min(args.size, args.epochs, args.train_renders, args.heldout_renders, args.every) < 1:
-        parser.error("--size, --epochs, --train-renders, --heldout-renders and --every must "
-                     "be >= 1")
+    if min(args.size, args.epochs, args.train_renders, args.heldout_renders, args.every,
+           args.generation) < 1:
+        parser.error("--size, --epochs, --train-renders, --heldout-renders, --every and "
+                     "--generation must be >= 1")
     hyperparameters = keras_tuner.HyperParameters()
     for item in args.hp:
         name, _, value = item.partition("=")
@@ -226,13 +232,23 @@ def main(argv=None) -> int:
         dataclasses.replace(augment.HELDOUT, image_size=options.image_size),
         options.heldout_renders)
     if args.evaluate_only:
-        net = keras.saving.load_model(args.evaluate_only)
-        correct = top5_of(net, heldout[0])[:, 0] == heldout[1]
+        nets = [keras.saving.load_model(path) for path in args.evaluate_only]
+        probabilities = [net.predict(heldout[0], batch_size=256, verbose=0) for net in nets]
+        single = [float(np.mean(p.argmax(axis=1) == heldout[1])) for p in probabilities]
+        top5 = np.argsort(-np.mean(probabilities, axis=0), axis=1)[:, :5]
+        correct = top5[:, 0] == heldout[1]
         table = breakdown(correct, conditions)
-        print(f"{args.evaluate_only}: held-out top-1 {correct.mean():.3f}")
+        for path, top1 in zip(args.evaluate_only, single):
+            print(f"{path}: held-out top-1 {top1:.3f}")
+        print(f"{' + '.join(args.evaluate_only)}: held-out top-1 {correct.mean():.3f}, top-5 "
+              f"{(top5 == heldout[1][:, None]).any(axis=1).mean():.3f}, "
+              f"{sum(n.count_params() for n in nets):,} parameters")
         print_breakdown(table)
         with open(args.out, "w") as handle:
-            json.dump({"model": os.path.abspath(args.evaluate_only),
+            json.dump({"models": [os.path.abspath(p) for p in args.evaluate_only],
+                       "heldout_top1_each": single,
+                       "parameters": int(sum(n.count_params() for n in nets)),
+                       "heldout_top5": float((top5 == heldout[1][:, None]).any(axis=1).mean()),
                        "config": {"size": args.size, "heldout_renders": args.heldout_renders,
                                   "seed": args.seed},
                        "heldout_top1": float(correct.mean()), "breakdown": table}, handle,
@@ -242,7 +258,7 @@ def main(argv=None) -> int:
     if args.resume:  # fresh renders, never those of the first run; held-out pool unchanged
         options = dataclasses.replace(options, curriculum=0.0)
         data = trainer.prepare_kit(brand_kit, dataclasses.replace(
-            options, seed=options.seed + RESUME_SEED_OFFSET))
+            options, seed=options.seed + RESUME_SEED_OFFSET * args.generation))
     else:
         data = trainer.prepare_kit(brand_kit, options)
     results = {"config": {"size": args.size, "epochs": args.epochs, "brands": classes,
@@ -270,6 +286,7 @@ def main(argv=None) -> int:
         net.optimizer.learning_rate = args.learning_rate
         results["config"]["resumed_from"] = os.path.abspath(args.resume)
         results["config"]["learning_rate"] = args.learning_rate
+        results["config"]["generation"] = args.generation
         print(f"{args.resume}: {args.epochs} more epochs x "
               f"{options.steps_per_epoch * options.batch_size} renders at {args.size} px, "
               f"from learning rate {args.learning_rate}", flush=True)
