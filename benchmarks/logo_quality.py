@@ -40,7 +40,6 @@ from cuttingedge.pipelines.demo import sample_path  # noqa: E402
 from cuttingedge.trainers.logos import augment, kit, model, trainer  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-RESUME_SEED_OFFSET = 100  # x --generation: the training stream of a --resume run
 
 
 class HeldOutCurve(keras.callbacks.Callback):
@@ -255,12 +254,10 @@ def main(argv=None) -> int:
                       indent=1)
         print(f"written to {args.out}")
         return 0
-    if args.resume:  # fresh renders, never those of the first run; held-out pool unchanged
-        options = dataclasses.replace(options, curriculum=0.0)
-        data = trainer.prepare_kit(brand_kit, dataclasses.replace(
-            options, seed=options.seed + RESUME_SEED_OFFSET * args.generation))
-    else:
-        data = trainer.prepare_kit(brand_kit, options)
+    # a --resume run trains on renders no earlier run saw, as the Trainer's warm start does;
+    # the held-out pool is unchanged
+    stream = trainer.continuation(options, args.generation) if args.resume else None
+    data = trainer.prepare_kit(brand_kit, options, stream)
     results = {"config": {"size": args.size, "epochs": args.epochs, "brands": classes,
                           "train_renders": args.train_renders,
                           "heldout_renders": args.heldout_renders, "seed": args.seed,

@@ -146,12 +146,23 @@ def prepare(train_files: list[str], options: LogoOptions) -> LogoData:
     return prepare_kit(kit_lib.kit_from_examples(train_files, 96, options.colours_csv), options)
 
 
-def prepare_kit(brand_kit: kit_lib.BrandKit, options: LogoOptions) -> LogoData:
-    """The training stream and validation pool of a brand kit."""
+def prepare_kit(brand_kit: kit_lib.BrandKit, options: LogoOptions,
+                stream: LogoOptions | None = None) -> LogoData:
+    """The training stream (of `stream`, default `options`) and validation pool of a kit."""
     backgrounds = kit_lib.load_backgrounds(options.train_backgrounds)
-    return LogoData(brand_kit, train_stream(brand_kit, backgrounds, options),
+    return LogoData(brand_kit, train_stream(brand_kit, backgrounds, stream or options),
                     render_pool(brand_kit, backgrounds, options.seed + 1, options.augment,
                                 options.validation_renders))
+
+
+WARM_START_SEED_STEP = 100  # a continuation's renders: seed + this x generation
+
+
+def continuation(options: LogoOptions, generation: int) -> LogoOptions:
+    """Training-stream options of a model continued for the `generation`-th time: full
+    harshness from the start (no curriculum), renders of a seed no earlier run used."""
+    return dataclasses.replace(options, curriculum=0.0,
+                               seed=options.seed + WARM_START_SEED_STEP * generation)
 
 
 def heldout_pool(brand_kit: kit_lib.BrandKit, options: LogoOptions):
@@ -253,22 +264,22 @@ def run_fn(fn_args):
     """TFX Trainer entry point: trains the (tuned) logo classifier and exports it."""
     options = LogoOptions.from_custom_config(getattr(fn_args, "custom_config", None))
     keras.utils.set_random_seed(options.seed)
-    data = prepare(_expand(fn_args.train_files), options)
+    brand_kit = kit_lib.kit_from_examples(_expand(fn_args.train_files), 96,
+                                          options.colours_csv)
     hp = keras_tuner.HyperParameters()
     if getattr(fn_args, "hyperparameters", None):
         hp = keras_tuner.HyperParameters.from_config(fn_args.hyperparameters)
-    hypermodel = model_lib.LogoHyperModel(options.image_size, len(data.kit.brands),
+    hypermodel = model_lib.LogoHyperModel(options.image_size, len(brand_kit.brands),
                                           architectures=("cnn", "resnet"),
                                           precision=options.precision)
     model = hypermodel.build(hp)
-    warm = warm_start(model, getattr(fn_args, "base_model", None), data.kit.brands)
+    warm = warm_start(model, getattr(fn_args, "base_model", None), brand_kit.brands)
     print(f"[logos] {warm['note']}", flush=True)
-    if warm["from"]:  # continue at full harshness on renders of another seed
+    stream = None
+    if warm["from"]:
         model.optimizer.learning_rate = options.warm_start_learning_rate
-        stream = dataclasses.replace(options, curriculum=0.0,
-                                     seed=options.seed + 100 * warm["generation"])
-        data = dataclasses.replace(data, train=train_stream(
-            data.kit, kit_lib.load_backgrounds(options.train_backgrounds), stream))
+        stream = continuation(options, warm["generation"])
+    data = prepare_kit(brand_kit, options, stream)
     callbacks = [keras.callbacks.TensorBoard(fn_args.model_run_dir)] \
         if getattr(fn_args, "model_run_dir", None) else []
     history = fit(model, data, options, callbacks)
