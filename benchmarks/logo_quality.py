@@ -18,7 +18,11 @@ logo's tile is finally seen, tiny, photo background, bare, inverted, JPEG qualit
         [--save-model cnn.keras] [--evaluate-only cnn.keras --out conditions.json]
         [--precision mixed_bfloat16] [--photo-jitter-probability 0.5]
         [--bare-probability 0.7] [--pattern-probability 0.3 --pattern-kind leaves]
-        [--resume cnn.keras --epochs 30 --learning-rate 3e-4]
+        [--resume cnn.keras --epochs 30 --learning-rate 3e-4] [--test-time-views 7]
+
+`--test-time-views N` also scores the final network (or the `--evaluate-only` models) as a
+model exported with `LogoOptions(test_time_views=N)` is served and evaluated: probabilities
+averaged over N shifted and zoomed views of each render (`views.stack`).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ import keras_tuner  # noqa: E402
 import numpy as np  # noqa: E402
 
 from cuttingedge.pipelines.demo import sample_path  # noqa: E402
-from cuttingedge.trainers.logos import augment, kit, model, trainer  # noqa: E402
+from cuttingedge.trainers.logos import augment, kit, model, trainer, views  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -197,6 +201,10 @@ def main(argv=None) -> int:
                              "seed + 100 x generation, as the Trainer's warm start does")
     parser.add_argument("--learning-rate", type=float, default=3e-4,
                         help="peak learning rate of a --resume run (default %(default)s)")
+    parser.add_argument("--test-time-views", type=int, choices=range(1, views.MAX_VIEWS + 1),
+                        default=1, metavar="N",
+                        help="also score the final model averaged over N views (1-7), as "
+                             "LogoOptions.test_time_views serves it")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "logo_quality.json"))
     args = parser.parse_args(argv)
     if min(args.size, args.epochs, args.train_renders, args.heldout_renders, args.every,
@@ -232,7 +240,7 @@ def main(argv=None) -> int:
         options.heldout_renders)
     if args.evaluate_only:
         nets = [keras.saving.load_model(path) for path in args.evaluate_only]
-        probabilities = [net.predict(heldout[0], batch_size=256, verbose=0) for net in nets]
+        probabilities = [views.predict(net, heldout[0], args.test_time_views) for net in nets]
         single = [float(np.mean(p.argmax(axis=1) == heldout[1])) for p in probabilities]
         top5 = np.argsort(-np.mean(probabilities, axis=0), axis=1)[:, :5]
         correct = top5[:, 0] == heldout[1]
@@ -249,7 +257,8 @@ def main(argv=None) -> int:
                        "parameters": int(sum(n.count_params() for n in nets)),
                        "heldout_top5": float((top5 == heldout[1][:, None]).any(axis=1).mean()),
                        "config": {"size": args.size, "heldout_renders": args.heldout_renders,
-                                  "seed": args.seed},
+                                  "seed": args.seed,
+                                  "test_time_views": args.test_time_views},
                        "heldout_top1": float(correct.mean()), "breakdown": table}, handle,
                       indent=1)
         print(f"written to {args.out}")
@@ -298,6 +307,13 @@ def main(argv=None) -> int:
                                             conditions)
     if args.save_model:
         net.save(args.save_model)
+    if args.test_time_views > 1:
+        ranked = np.argsort(-views.predict(net, heldout[0], args.test_time_views), axis=1)
+        results["cnn"]["test_time_views"] = {
+            "views": args.test_time_views,
+            "heldout_top1": float(np.mean(ranked[:, 0] == heldout[1])),
+            "heldout_top5": float(np.mean((ranked[:, :5] == heldout[1][:, None]).any(axis=1))),
+            "breakdown": breakdown(ranked[:, 0] == heldout[1], conditions)}
     resnet = model.resnet_baseline(args.size, classes, precision=options.precision)
     results["resnet50v2"] = {"parameters": int(resnet.count_params())}
     if args.baseline:
@@ -316,6 +332,11 @@ def main(argv=None) -> int:
           f"({results['parameter_ratio_cnn_to_resnet']:.3f} of ResNet50V2's), "
           f"{cnn['train_seconds']:.0f} s, {cnn['train_images_per_second']:.0f} images/s")
     print_breakdown(cnn["breakdown"])
+    if "test_time_views" in cnn:
+        viewed = cnn["test_time_views"]
+        print(f"cnn over {viewed['views']} views: held-out top-1 {viewed['heldout_top1']:.3f}, "
+              f"top-5 {viewed['heldout_top5']:.3f}")
+        print_breakdown(viewed["breakdown"])
     print(f"written to {args.out}")
     return 0
 

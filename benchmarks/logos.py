@@ -25,7 +25,10 @@ decodes them, `kit.kit_from_files`), training background photos of sample_data/b
             resizing). The three take turns on the same request in every round. Before
             timing, the served probabilities are checked against the Keras call on the
             server's own decoding (`LogoServer.decode`); a mismatch stops the run
-            (`BenchmarkError`).
+            (`BenchmarkError`). A fourth path, `served_views`, is the same model exported with
+            `LogoServer(views=--serving-views)` (default 7: probabilities averaged over test-
+            time views, `views.stack`), checked the same way against the Keras call on the
+            stacked views; its ratio to `served` is the price of the views.
   tuning    Hyperband vs RandomSearch (`trainers.tuning.search.make_tuner`, same seed, same
             `LogoHyperModel(architectures=("cnn",))` search space) on one small problem: the
             first `--tune-brands` brands at `--tune-size` px, a fixed pool of `--tune-train`
@@ -71,7 +74,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from cuttingedge.trainers.logos import augment, kit as kit_lib, model as model_lib  # noqa: E402
-from cuttingedge.trainers.logos import trainer  # noqa: E402
+from cuttingedge.trainers.logos import trainer, views  # noqa: E402
 from cuttingedge.trainers.logos.serving import LogoServer, export  # noqa: E402
 from cuttingedge.trainers.tuning.budget import SearchBudget  # noqa: E402
 from cuttingedge.trainers.tuning.search import make_tuner, search  # noqa: E402
@@ -172,6 +175,17 @@ def bench_serving(kit, args) -> dict:
     error = float(np.abs(served - direct).max())
     if error > 1e-4:
         raise BenchmarkError(f"served probabilities differ from the Keras call by {error}")
+    export(LogoServer(model, kit.brands, size, args.serving_views),
+           os.path.join(folder, "serving_views"))
+    serve_views = tf.saved_model.load(os.path.join(folder, "serving_views")).signatures[
+        "serving_default"]
+    viewed = serve_views(image_bytes=tf.constant(encoded[:64]))["probabilities"].numpy()
+    direct = views.average(model(views.stack(decoded[:64], args.serving_views),
+                                 training=False), args.serving_views).numpy()
+    views_error = float(np.abs(viewed - direct).max())
+    if views_error > 1e-4:
+        raise BenchmarkError(f"probabilities served over {args.serving_views} views differ "
+                             f"from the Keras call on the same views by {views_error}")
     requests = [tf.constant([b]) for b in encoded]
     arrays = [tf.constant(decoded[i:i + 1]) for i in range(len(decoded))]
     def keras_call(x):
@@ -180,7 +194,8 @@ def bench_serving(kit, args) -> dict:
     graph = tf.function(keras_call, autograph=False)
     paths = {"served": lambda r, a: serve(image_bytes=r)["probabilities"],
              "keras": lambda r, a: model(a, training=False),
-             "keras_tf_function": lambda r, a: graph(a)}
+             "keras_tf_function": lambda r, a: graph(a),
+             "served_views": lambda r, a: serve_views(image_bytes=r)["probabilities"]}
     for i in range(args.warmup):
         for call in paths.values():
             call(requests[i % len(requests)], arrays[i % len(arrays)]).numpy()
@@ -205,6 +220,7 @@ def bench_serving(kit, args) -> dict:
     images_done = 64 * args.batch_calls
     result = {
         "parameters": int(model.count_params()), "max_abs_probability_error": error,
+        "views": args.serving_views, "max_abs_probability_error_views": views_error,
         "request_bytes_mean": float(np.mean([len(b) for b in encoded])),
         "batch1": {name: _stats(ms[name]) for name in paths},
         "batch64": {name: {"images_per_second": images_done / seconds[name]}
@@ -215,6 +231,11 @@ def bench_serving(kit, args) -> dict:
     result["batch64"]["served_over_keras_tf_function"] = (
         result["batch64"]["served"]["images_per_second"]
         / result["batch64"]["keras_tf_function"]["images_per_second"])
+    result["batch1"]["served_views_over_served_p50"] = (
+        result["batch1"]["served_views"]["p50_ms"] / result["batch1"]["served"]["p50_ms"])
+    result["batch64"]["served_views_over_served"] = (
+        result["batch64"]["served_views"]["images_per_second"]
+        / result["batch64"]["served"]["images_per_second"])
     result["batch1"]["served_over_keras_p50"] = (result["batch1"]["served"]["p50_ms"]
                                                  / result["batch1"]["keras"]["p50_ms"])
     result["batch64"]["served_over_keras"] = (result["batch64"]["served"]["images_per_second"]
@@ -346,6 +367,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=20, help="untimed batch-1 serving calls")
     p.add_argument("--calls", type=int, default=100, help="timed batch-1 serving calls")
     p.add_argument("--batch-calls", type=int, default=10, help="timed batch-64 calls")
+    p.add_argument("--serving-views", type=int, default=views.MAX_VIEWS,
+                   choices=range(1, views.MAX_VIEWS + 1), metavar="N",
+                   help="test-time views of the served_views path (1-7, default 7)")
     p.add_argument("--tune-brands", type=int, default=20)
     p.add_argument("--tune-size", type=int, default=24)
     p.add_argument("--tune-train", type=int, default=1200)
@@ -405,7 +429,7 @@ def print_table(report: dict) -> None:
     if "serving" in report:
         s = report["serving"]
         print("\nserving (SavedModel serving_default, image_bytes) vs direct Keras call")
-        for path in ("served", "keras", "keras_tf_function"):
+        for path in ("served", "keras", "keras_tf_function"):  # served_views: below
             b1, b64 = s["batch1"][path], s["batch64"][path]
             print(f"  {path:<17} batch 1 p50 {b1['p50_ms']:7.2f} ms  p99 {b1['p99_ms']:7.2f} ms"
                   f"   batch 64 {b64['images_per_second']:8.1f} images/s")
@@ -413,6 +437,13 @@ def print_table(report: dict) -> None:
               f"batch-64 throughput x{s['batch64']['served_over_keras']:.2f}; served/"
               f"tf.function: p50 x{s['batch1']['served_over_keras_tf_function_p50']:.2f}, "
               f"throughput x{s['batch64']['served_over_keras_tf_function']:.2f}")
+        if "served_views" in s["batch1"]:
+            b1, b64 = s["batch1"]["served_views"], s["batch64"]["served_views"]
+            print(f"  {'served, ' + str(s['views']) + ' views':<17} batch 1 p50 "
+                  f"{b1['p50_ms']:7.2f} ms  p99 {b1['p99_ms']:7.2f} ms   batch 64 "
+                  f"{b64['images_per_second']:8.1f} images/s (p50 "
+                  f"x{s['batch1']['served_views_over_served_p50']:.2f}, throughput "
+                  f"x{s['batch64']['served_views_over_served']:.2f} of one view)")
     if "tuning" in report:
         t = report["tuning"]
         print(f"\ntuning: target val accuracy {t['target_val_accuracy']:.3f}")

@@ -140,8 +140,9 @@ def EvaluateLogos(
     custom_config: Parameter[str] = "{}",
     report_dir: Parameter[str] = "",
 ) -> None:
-    """Held-out top-1/top-5, parameters and latency of tuned model and baseline; blesses the
-    tuned model only when its held-out top-1 beats the baseline's."""
+    """Held-out top-1/top-5, parameters and latency of tuned model and baseline, each scored
+    as it is served (averaged over `test_time_views` views); blesses the tuned model only
+    when its held-out top-1 beats the baseline's."""
     import io
 
     import keras
@@ -149,7 +150,7 @@ def EvaluateLogos(
     from PIL import Image
 
     from cuttingedge.trainers.logos import kit as kit_lib
-    from cuttingedge.trainers.logos import report, trainer
+    from cuttingedge.trainers.logos import report, trainer, views
 
     options = _options(custom_config)
     brand_kit = kit_lib.kit_from_examples(_train_files(examples), 96, options.colours_csv)
@@ -159,7 +160,8 @@ def EvaluateLogos(
     figures = {}
     for name, artifact in (("tuned", model), ("baseline", baseline)):
         net = keras.models.load_model(fileio.join(artifact.uri, "model.keras"))
-        probabilities = net.predict(images, batch_size=256, verbose=0)
+        # as the model is served: averaged over options.test_time_views views
+        probabilities = views.predict(net, images, options.test_time_views)
         ranked = np.argsort(-probabilities, axis=1)
         figures[name] = {
             "heldout_top1": float(np.mean(ranked[:, 0] == labels)),
@@ -177,6 +179,7 @@ def EvaluateLogos(
     blessing.set_int_custom_property("current_model_id", model.id)
     blessing.set_string_custom_property("current_model", model.uri)
     summary = {"blessed": blessed, "reason": reason, "models": figures,
+               "test_time_views": options.test_time_views,
                "heldout_renders": int(len(labels)), "brands": len(brand_kit.brands)}
     train_images, _ = trainer.render_pool(
         brand_kit, kit_lib.load_backgrounds(options.train_backgrounds), options.seed,

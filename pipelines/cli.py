@@ -193,6 +193,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="compute dtype of the CNN and the ResNet baseline (default "
                             "float32); mixed_bfloat16 trains about 1.3x as fast on CPUs with "
                             "native bfloat16 (AVX512_BF16, AMX), maybe slower elsewhere")
+    # views.MAX_VIEWS, spelled out so that --help does not import TensorFlow (tests/test_cli.py)
+    logos.add_argument("--test-time-views", type=int, choices=range(1, 8), default=1,
+                       metavar="N",
+                       help="serve and evaluate each image as the mean of N views (1-7, "
+                            "default 1): the image, shifted right, left, down and up, zoomed "
+                            "in and out; N times the compute per image")
     logos.add_argument("--from-scratch", dest="warm_start", action="store_false",
                        help="train the classifier from scratch; by default the Trainer "
                             "continues the latest model this pipeline blessed in --output "
@@ -494,7 +500,8 @@ def _run_logos(args, extra) -> int:
     config = logos_config(RunLayout(args.output), _beam_args(extra), budget=budget,
                           options=LogoOptions(epochs=args.epochs,
                                               train_renders=args.train_renders,
-                                              precision=args.precision),
+                                              precision=args.precision,
+                                              test_time_views=args.test_time_views),
                           algorithm=args.algorithm, architectures=args.architectures,
                           input_path=args.input, warm_start=args.warm_start)
     run_pipeline(logos.create_pipeline(config))

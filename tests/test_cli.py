@@ -90,6 +90,34 @@ def test_run_logos_precision_reaches_the_tuner_trainer_and_baseline(tmp_path, mo
     assert all(choice in help_text for choice in model.PRECISIONS)
 
 
+def test_run_logos_test_time_views_reach_the_trainer_baseline_and_evaluation(tmp_path,
+                                                                         monkeypatch):
+    import json
+
+    from cuttingedge.pipelines import cli, runner
+    from cuttingedge.trainers.logos import views
+
+    built = []
+    monkeypatch.setattr(runner, "run_pipeline", built.append)  # build, do not run
+    monkeypatch.setattr(cli, "_print_outputs", lambda *args: None)
+    assert cli.main(["run", "logos", "--test-time-views", "7", "--output",
+                     str(tmp_path / "runs")]) == 0
+    (pipeline,) = built
+    seen = {}
+    for component in pipeline.components:
+        custom = component.exec_properties.get("custom_config")
+        if custom is not None:
+            seen[component.id] = (json.loads(custom) if isinstance(custom, str)
+                                  else custom)["test_time_views"]
+    assert seen["Trainer"] == seen["TrainLogoBaseline"] == seen["EvaluateLogos"] == 7
+    # the choices offered without importing TensorFlow are the views there are
+    for count in (0, views.MAX_VIEWS + 1):
+        refused = _run("run", "logos", "--test-time-views", str(count), "--output",
+                       str(tmp_path / "other"))
+        assert refused.returncode == 2 and "--test-time-views" in refused.stderr
+    assert "--test-time-views" in _run("run", "logos", "--help").stdout
+
+
 def test_run_logos_warm_starts_the_trainer_from_the_latest_blessed_model(tmp_path,
                                                                       monkeypatch):
     from tfx import v1 as tfx

@@ -5,7 +5,9 @@ of any size (grey, grey+alpha, RGB or RGBA; transparent pixels are composited ov
 mail client shows them), resizes to the model's input, and returns `brand` (tf.string [batch],
 the slug of the top class), `score` (its probability) and `probabilities` [batch, brands]. The
 brand list is an asset of the SavedModel (`assets/brands.txt`, one slug per line, line = class
-id). Bytes that are not an image make the request fail with TensorFlow's decode error.
+id). With `views` > 1 the probabilities are averaged over that many test-time views of each
+image (`views.stack`: shifted and zoomed copies), as the pipeline's evaluation scores them.
+Bytes that are not an image make the request fail with TensorFlow's decode error.
 """
 
 from __future__ import annotations
@@ -15,13 +17,16 @@ import tempfile
 
 import tensorflow as tf
 
+from cuttingedge.trainers.logos import views as views_lib
+
 
 class LogoServer(tf.Module):
     """A Keras classifier wrapped with decoding and the brand lookup."""
 
-    def __init__(self, model, brands: list[str], image_size: int):
+    def __init__(self, model, brands: list[str], image_size: int, views: int = 1):
         super().__init__()
         self.model, self.image_size = model, image_size
+        self.views = views_lib.check_count(views)
         folder = tempfile.mkdtemp(prefix="brands-")
         path = os.path.join(folder, "brands.txt")
         with open(path, "w") as handle:
@@ -47,7 +52,11 @@ class LogoServer(tf.Module):
     def _serve(self, image_bytes):
         images = tf.map_fn(self.decode, image_bytes, fn_output_signature=tf.TensorSpec(
             [self.image_size, self.image_size, 3], tf.float32))
-        probabilities = self.model(images, training=False)
+        if self.views == 1:
+            probabilities = self.model(images, training=False)
+        else:
+            probabilities = views_lib.average(
+                self.model(views_lib.stack(images, self.views), training=False), self.views)
         top = tf.argmax(probabilities, axis=-1)
         return {"brand": self.table.lookup(top), "score": tf.reduce_max(probabilities, -1),
                 "probabilities": probabilities}

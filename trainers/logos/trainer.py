@@ -35,7 +35,7 @@ import numpy as np
 import tensorflow as tf
 
 from cuttingedge.components.serving.warmup import write_warmup_requests
-from cuttingedge.trainers.logos import augment, kit as kit_lib, model as model_lib
+from cuttingedge.trainers.logos import augment, kit as kit_lib, model as model_lib, views
 from cuttingedge.trainers.logos.serving import LogoServer, export
 from cuttingedge.trainers.options import from_custom_config
 
@@ -61,6 +61,7 @@ class LogoOptions:
     bare_probability: float = 0.5  # AugmentConfig.bare_probability of train renders
     precision: str = "float32"  # or "mixed_bfloat16" (model.PRECISIONS)
     warm_start_learning_rate: float = 3e-4  # peak learning rate when continuing a model
+    test_time_views: int = 1  # 1-7: served and evaluated probabilities averaged over views.stack
     seed: int = 0
     colours_csv: str = ""
     train_backgrounds: str = ""
@@ -76,6 +77,7 @@ class LogoOptions:
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1]. Received: {getattr(self, name)}")
         model_lib.check_precision(self.precision)
+        views.check_count(self.test_time_views)
         if not self.warm_start_learning_rate > 0:
             raise ValueError(f"warm_start_learning_rate must be > 0. Received: "
                              f"{self.warm_start_learning_rate}")
@@ -243,7 +245,7 @@ def warm_start(model: keras.Model, base_model: str | None, brands: list[str]) ->
 def save_model(model: keras.Model, brands: list[str], options: LogoOptions, serving_dir: str,
                history=None, warm: dict | None = None) -> None:
     """Writes Format-Serving (LogoServer), model.keras and logos.json beside it."""
-    export(LogoServer(model, brands, options.image_size), serving_dir)
+    export(LogoServer(model, brands, options.image_size, options.test_time_views), serving_dir)
     write_warmup_requests(serving_dir, [{"image_bytes": [_warmup_png(options.image_size)]}],
                           model_name="logos")
     model_dir = os.path.dirname(serving_dir.rstrip("/"))
