@@ -22,7 +22,11 @@ logo's tile is finally seen, tiny, photo background, bare, inverted, JPEG qualit
 
 `--test-time-views N` also scores the final network (or the `--evaluate-only` models) as a
 model exported with `LogoOptions(test_time_views=N)` is served and evaluated: probabilities
-averaged over N shifted and zoomed views of each render (`views.stack`).
+averaged over N shifted and zoomed views of each render (`views.stack`). `--evaluate-only
+... --pool dev` scores a dev pool instead of the held-out renders: the held-out conditions
+over the training photos, seed + 2000; choose such settings there. `--evaluate-only MODEL
+--through-serving` also exports the model as the Trainer does and scores the renders sent
+as PNG bytes through the reloaded SavedModel's `serving_default`.
 """
 
 from __future__ import annotations
@@ -79,6 +83,7 @@ def top5_of(net: keras.Model, images: np.ndarray) -> np.ndarray:
     return np.argsort(-net.predict(images, batch_size=256, verbose=0), axis=1)[:, :5]
 
 
+DEV_SEED_OFFSET = 2000  # --pool dev: training photos, held-out conditions, this seed offset
 SIDE_EDGES = (0, 8, 12, 16, 24, 32, 1000)  # px: how large the logo's tile is finally seen
 QUALITY_EDGES = (0, 35, 50, 65, 101)
 
@@ -115,6 +120,24 @@ def print_breakdown(table: dict) -> None:
         print(f"  {condition}: " + ", ".join(
             f"{bucket} {c['top1']:.3f} (n={c['renders']})" if c["top1"] is not None
             else f"{bucket} - (n=0)" for bucket, c in cells.items()))
+
+
+def served_top1(net, brands, size, count, images, labels, batch=64) -> float:
+    """Top-1 of `net` exported as the Trainer exports it, renders sent as PNG bytes."""
+    import tempfile
+
+    import tensorflow as tf
+
+    from cuttingedge.trainers.logos.serving import LogoServer, export
+
+    folder = os.path.join(tempfile.mkdtemp(prefix="logo-quality-"), "serving")
+    export(LogoServer(net, brands, size, count), folder)
+    serve = tf.saved_model.load(folder).signatures["serving_default"]
+    pngs = [tf.io.encode_png(tf.cast(np.round(image * 255), tf.uint8)).numpy()
+            for image in images]
+    top = np.concatenate([np.argmax(serve(image_bytes=tf.constant(pngs[i:i + batch]))[
+        "probabilities"].numpy(), axis=1) for i in range(0, len(pngs), batch)])
+    return float(np.mean(top == labels))
 
 
 def train_and_score(net, data, options, heldout, every):
@@ -205,12 +228,27 @@ def main(argv=None) -> int:
                         default=1, metavar="N",
                         help="also score the final model averaged over N views (1-7), as "
                              "LogoOptions.test_time_views serves it")
+    parser.add_argument("--through-serving", action="store_true",
+                        help="with --evaluate-only MODEL: also export it as the Trainer does "
+                             "(serving.LogoServer with --test-time-views), reload the "
+                             "SavedModel and score the renders sent as PNG bytes through "
+                             "serving_default")
+    parser.add_argument("--pool", choices=("heldout", "dev"), default="heldout",
+                        help="with --evaluate-only: score the held-out renders (default) or "
+                             "a dev pool made as they are but over the training photos and "
+                             "of another seed, to choose e.g. --test-time-views without "
+                             "looking at the held-out renders")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "logo_quality.json"))
     args = parser.parse_args(argv)
     if min(args.size, args.epochs, args.train_renders, args.heldout_renders, args.every,
            args.generation) < 1:
         parser.error("--size, --epochs, --train-renders, --heldout-renders, --every and "
                      "--generation must be >= 1")
+    if args.through_serving and len(args.evaluate_only or []) != 1:
+        parser.error("--through-serving needs --evaluate-only with one model")
+    if args.pool == "dev" and not args.evaluate_only:
+        parser.error("--pool dev is for --evaluate-only: training always scores the held-out "
+                     "pool")
     hyperparameters = keras_tuner.HyperParameters()
     for item in args.hp:
         name, _, value = item.partition("=")
@@ -233,11 +271,16 @@ def main(argv=None) -> int:
     brand_kit = kit.kit_from_files(sample_path("logos", "manifest.csv"),
                                    colours_csv=options.colours_csv)
     classes = len(brand_kit.brands)
-    heldout = trainer.heldout_pool(brand_kit, options)
-    conditions = augment.describe_renders(
-        brand_kit.masks, options.seed + 1000,
-        dataclasses.replace(augment.HELDOUT, image_size=options.image_size),
-        options.heldout_renders)
+    heldout_config = dataclasses.replace(augment.HELDOUT, image_size=options.image_size)
+    if args.pool == "dev":  # choices made here leave the held-out renders untouched
+        pool_seed = options.seed + DEV_SEED_OFFSET
+        heldout = trainer.render_pool(brand_kit, kit.load_backgrounds(options.train_backgrounds),
+                                      pool_seed, heldout_config, options.heldout_renders)
+    else:
+        pool_seed = options.seed + 1000  # trainer.heldout_pool's
+        heldout = trainer.heldout_pool(brand_kit, options)
+    conditions = augment.describe_renders(brand_kit.masks, pool_seed, heldout_config,
+                                          options.heldout_renders)
     if args.evaluate_only:
         nets = [keras.saving.load_model(path) for path in args.evaluate_only]
         probabilities = [views.predict(net, heldout[0], args.test_time_views) for net in nets]
@@ -245,19 +288,32 @@ def main(argv=None) -> int:
         top5 = np.argsort(-np.mean(probabilities, axis=0), axis=1)[:, :5]
         correct = top5[:, 0] == heldout[1]
         table = breakdown(correct, conditions)
+        one_view = None  # the same models without the views, for the ratio
+        if args.test_time_views > 1:
+            plain = np.mean([views.predict(net, heldout[0], 1) for net in nets], axis=0)
+            one_view = float(np.mean(plain.argmax(axis=1) == heldout[1]))
         for path, top1 in zip(args.evaluate_only, single):
-            print(f"{path}: held-out top-1 {top1:.3f}")
-        print(f"{' + '.join(args.evaluate_only)}: held-out top-1 {correct.mean():.3f}, top-5 "
+            print(f"{path}: {args.pool} top-1 {top1:.3f}")
+        if one_view is not None:
+            print(f"the same without views: {args.pool} top-1 {one_view:.3f}")
+        print(f"{' + '.join(args.evaluate_only)}: {args.pool} top-1 {correct.mean():.3f}, top-5 "
               f"{(top5 == heldout[1][:, None]).any(axis=1).mean():.3f}, "
               f"{sum(n.count_params() for n in nets):,} parameters")
         print_breakdown(table)
+        served = None
+        if args.through_serving:
+            served = served_top1(nets[0], brand_kit.brands, args.size, args.test_time_views,
+                                 *heldout)
+            print(f"through serving_default ({args.test_time_views} views, PNG bytes): "
+                  f"{args.pool} top-1 {served:.3f}")
         with open(args.out, "w") as handle:
             json.dump({"models": [os.path.abspath(p) for p in args.evaluate_only],
-                       "heldout_top1_each": single,
+                       "served_top1": served,
+                       "heldout_top1_each": single, "heldout_top1_one_view": one_view,
                        "parameters": int(sum(n.count_params() for n in nets)),
                        "heldout_top5": float((top5 == heldout[1][:, None]).any(axis=1).mean()),
                        "config": {"size": args.size, "heldout_renders": args.heldout_renders,
-                                  "seed": args.seed,
+                                  "seed": args.seed, "pool": args.pool,
                                   "test_time_views": args.test_time_views},
                        "heldout_top1": float(correct.mean()), "breakdown": table}, handle,
                       indent=1)
