@@ -68,48 +68,53 @@ def test_run_ranking_text_option_reaches_the_trainer(tmp_path, monkeypatch, flag
     assert custom["use_text"] is embeddings
 
 
-def test_run_logos_precision_reaches_the_tuner_trainer_and_baseline(tmp_path, monkeypatch):
-    import json
-
+def _built_pipelines(monkeypatch, *commands) -> list:
+    """The pipelines `cuttingedge COMMAND...` builds, one per command, none of them run."""
     from cuttingedge.pipelines import cli, runner
-    from cuttingedge.trainers.logos import model
 
     built = []
     monkeypatch.setattr(runner, "run_pipeline", built.append)  # build, do not run
     monkeypatch.setattr(cli, "_print_outputs", lambda *args: None)
-    assert cli.main(["run", "logos", "--precision", "mixed_bfloat16", "--output",
-                     str(tmp_path / "runs")]) == 0
-    (pipeline,) = built
+    for command in commands:
+        assert cli.main(command) == 0
+    return built
+
+
+def _custom_configs(pipeline) -> dict:
+    """{component id: its custom_config as a dict}, for the components that take one."""
+    import json
+
+    configs = {}
     for component in pipeline.components:
         custom = component.exec_properties.get("custom_config")
         if custom is not None:
-            custom = json.loads(custom) if isinstance(custom, str) else custom
-            assert custom["precision"] == "mixed_bfloat16", component.id
-    assert {"TuneLogos", "Trainer", "TrainLogoBaseline"} <= {c.id for c in pipeline.components}
+            configs[component.id] = json.loads(custom) if isinstance(custom, str) else custom
+    return configs
+
+
+def test_run_logos_precision_reaches_the_tuner_trainer_and_baseline(tmp_path, monkeypatch):
+    from cuttingedge.trainers.logos import model
+
+    (pipeline,) = _built_pipelines(monkeypatch, ["run", "logos", "--precision",
+                                                 "mixed_bfloat16", "--output",
+                                                 str(tmp_path / "runs")])
+    configs = _custom_configs(pipeline)
+    assert {"TuneLogos", "Trainer", "TrainLogoBaseline"} <= set(configs)
+    for component, custom in configs.items():
+        assert custom["precision"] == "mixed_bfloat16", component
     help_text = _run("run", "logos", "--help").stdout
     assert all(choice in help_text for choice in model.PRECISIONS)
 
 
 def test_run_logos_test_time_views_reach_the_trainer_baseline_and_evaluation(tmp_path,
                                                                          monkeypatch):
-    import json
-
-    from cuttingedge.pipelines import cli, runner
     from cuttingedge.trainers.logos import views
 
-    built = []
-    monkeypatch.setattr(runner, "run_pipeline", built.append)  # build, do not run
-    monkeypatch.setattr(cli, "_print_outputs", lambda *args: None)
-    assert cli.main(["run", "logos", "--test-time-views", "7", "--output",
-                     str(tmp_path / "runs")]) == 0
-    (pipeline,) = built
-    seen = {}
-    for component in pipeline.components:
-        custom = component.exec_properties.get("custom_config")
-        if custom is not None:
-            seen[component.id] = (json.loads(custom) if isinstance(custom, str)
-                                  else custom)["test_time_views"]
-    assert seen["Trainer"] == seen["TrainLogoBaseline"] == seen["EvaluateLogos"] == 7
+    (pipeline,) = _built_pipelines(monkeypatch, ["run", "logos", "--test-time-views", "7",
+                                                 "--output", str(tmp_path / "runs")])
+    configs = _custom_configs(pipeline)
+    assert [configs[c]["test_time_views"] for c in
+            ("Trainer", "TrainLogoBaseline", "EvaluateLogos")] == [7, 7, 7]
     # the choices offered without importing TensorFlow are the views there are
     for count in (0, views.MAX_VIEWS + 1):
         refused = _run("run", "logos", "--test-time-views", str(count), "--output",
@@ -122,13 +127,9 @@ def test_run_logos_warm_starts_the_trainer_from_the_latest_blessed_model(tmp_pat
                                                                       monkeypatch):
     from tfx import v1 as tfx
 
-    from cuttingedge.pipelines import cli, runner
-
-    built = []
-    monkeypatch.setattr(runner, "run_pipeline", built.append)  # build, do not run
-    monkeypatch.setattr(cli, "_print_outputs", lambda *args: None)
-    for extra in ([], ["--from-scratch"]):
-        assert cli.main(["run", "logos", *extra, "--output", str(tmp_path / "runs")]) == 0
+    built = _built_pipelines(monkeypatch, *(["run", "logos", *extra, "--output",
+                                             str(tmp_path / "runs")]
+                                            for extra in ([], ["--from-scratch"])))
     warm, scratch = ({c.id: c for c in pipeline.components} for pipeline in built)
     resolver = warm["latest_blessed_model"]
     assert resolver.exec_properties["resolver_class"] is \
