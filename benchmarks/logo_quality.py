@@ -339,11 +339,11 @@ def main(argv=None) -> int:
         if options.precision != "float32":  # the same network computing in bfloat16
             saved, net = net, model.small_cnn(hyperparameters, args.size, classes,
                                               options.precision)
-            if net.count_params() != saved.count_params():
-                parser.error(f"--resume {args.resume} --precision {options.precision}: the "
-                             f"saved CNN has {saved.count_params():,} parameters, the one "
-                             f"built from --hp {args.hp or '(defaults)'} "
-                             f"{net.count_params():,}; pass the --hp it was trained with")
+            why = trainer.architecture_differs(saved, net)  # the Trainer's warm-start test
+            if why:
+                parser.error(f"--resume {args.resume} --precision {options.precision}: {why}, "
+                             f"the network built from --hp {args.hp or '(defaults)'}; pass "
+                             f"the --hp it was trained with")
             net.set_weights(saved.get_weights())  # Adam's moments start afresh
         net.optimizer.learning_rate = args.learning_rate
         results["config"]["resumed_from"] = os.path.abspath(args.resume)

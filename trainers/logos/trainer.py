@@ -203,6 +203,14 @@ def _expand(patterns: list[str]) -> list[str]:
     return files
 
 
+def architecture_differs(saved: keras.Model, model: keras.Model) -> str | None:
+    """Why `saved`'s weights cannot go into `model` (None: every weight's shape is the same)."""
+    if [tuple(w.shape) for w in saved.weights] == [tuple(w.shape) for w in model.weights]:
+        return None
+    return (f"its architecture differs ({saved.count_params():,} parameters against "
+            f"{model.count_params():,})")
+
+
 def warm_start(model: keras.Model, base_model: str | None, brands: list[str]) -> dict:
     """Copies the weights of a saved logo model into `model` when they fit (module docstring).
 
@@ -230,9 +238,8 @@ def warm_start(model: keras.Model, base_model: str | None, brands: list[str]) ->
     why = None
     if meta.get("brands") != list(brands):
         why = "its brand list differs from this run's"
-    elif [tuple(w.shape) for w in saved.weights] != [tuple(w.shape) for w in model.weights]:
-        why = (f"its architecture differs ({saved.count_params():,} parameters against "
-               f"{model.count_params():,}; the tuner chose other hyperparameters)")
+    elif differs := architecture_differs(saved, model):
+        why = f"{differs}; the tuner chose other hyperparameters"
     if why:
         return {"from": None, "generation": 0,
                 "note": f"trained from scratch: the base model in {folder} does not fit: {why}"}
