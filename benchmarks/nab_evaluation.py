@@ -35,6 +35,11 @@ Protocol (no labels touch a threshold):
     operating recall (with a gate, only the forecaster's threshold is scaled), separately
     for the ungated and the gated steps.
 
+"local_level" is the maximum-likelihood local level model (`baselines.local_level_baseline`)
+and "zscore_rearmed" the z-score, both with one alarm per episode (`BaselineConfig(rearm=
+True)`); they were added after the SKAB runs of `skab_evaluation.py --local-level`, and were
+designed on that benchmark's dev half, never on NAB.
+
 "--plain" runs every method under the plain protocol of a textbook z-score detector
 instead: each point's own surprise (smoothing 1), the threshold fixed where the training
 part set it (no adaptation), no refractory period (every run of flagged points outside the
@@ -73,7 +78,7 @@ DEV = "machine_temperature_system_failure"
 SERIES = ("ambient_temperature_system_failure", "cpu_utilization_asg_misconfiguration",
           "machine_temperature_system_failure", "rogue_agent_key_hold",
           "rogue_agent_key_updown")
-BASELINES = ("zscore", "sts")
+BASELINES = ("zscore", "sts", "local_level", "zscore_rearmed")
 GATED = "+zscore"  # method suffix: the ladder step with DetectorConfig(alarm_gate="zscore")
 FACTORS = tuple(float(f) for f in np.geomspace(0.5, 8.0, 25))
 PLAIN = {"smoothing": 1, "adaptive": False, "refractory": 0, "refractory_fraction": 0.0}
@@ -107,6 +112,10 @@ def run_method(method: str, series, args):
         out = baselines.zscore_baseline(series, args.baseline)
     elif method == "sts":
         out = baselines.sts_baseline(series, args.baseline)
+    elif method in ("local_level", "zscore_rearmed"):  # one alarm per episode
+        config = dataclasses.replace(args.baseline, rearm=True)
+        out = baselines.local_level_baseline(series, config) if method == "local_level" \
+            else baselines.zscore_baseline(series, config)
     else:
         step, gated, _ = method.partition(GATED)
         options = {**args.detector, "alarm_gate": "zscore" if gated else "none"}
@@ -231,7 +240,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--methods", default=",".join(
         prob.LADDER + tuple(step + GATED for step in prob.LADDER) + BASELINES),
         help="ladder steps, ladder steps with the z-score alarm gate (STEP+zscore) and "
-             "baselines (zscore, sts); default: all of them")
+             "baselines (zscore, sts, local_level, zscore_rearmed); default: all of them")
     parser.add_argument("--series", default=",".join(SERIES))
     parser.add_argument("--plain", action="store_true",
                         help="every method under the plain protocol (module docstring): "

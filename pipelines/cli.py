@@ -71,6 +71,8 @@ def _ladder_steps() -> list[str]:
             "gaussian_process", "deterministic"]
 
 
+# Kept in step with cuttingedge.trainers.anomaly.cli.LOCAL_LEVEL (tested), likewise.
+LOCAL_LEVEL = "local_level"
 # Kept in step with cuttingedge.trainers.anomaly.detector.ALARM_GATES (tested), likewise.
 ALARM_GATES = ("none", "zscore")
 DEFAULT_ALARM_GATE = "zscore"  # DetectorConfig().alarm_gate (tested)
@@ -248,8 +250,14 @@ def build_parser() -> argparse.ArgumentParser:
                     "(and counted in the summary line); a missing value is never flagged.")
     detect.add_argument("--input", required=True, metavar="SERIES.csv")
     detect.add_argument("--output", required=True, metavar="SCORES.csv")
-    detect.add_argument("--model", choices=_ladder_steps(), default=None, metavar="STEP",
-                        help="ladder step: " + ", ".join(_ladder_steps()))
+    detect.add_argument("--model", choices=_ladder_steps() + [LOCAL_LEVEL], default=None,
+                        metavar="MODEL",
+                        help="ladder step (" + ", ".join(_ladder_steps()) + "; default "
+                             "bayesian_learned_scale), or local_level: a Kalman local level "
+                             "model fitted by maximum likelihood, for machines whose sensors "
+                             "hold a level while healthy (a pump's flow, vibration, current), "
+                             "where a slow fault would become a trailing window's new normal; "
+                             "one alarm per episode, no window, epochs or gate")
     detect.add_argument("--train-fraction", type=_open_fraction, default=0.15,
                         help="leading share of rows to train on (default 0.15)")
     detect.add_argument("--window", type=_positive_int, default=None,

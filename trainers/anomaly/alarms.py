@@ -23,7 +23,8 @@ slice that happens to be very quiet (e.g. a constant series) does not make every
 deviation an alarm.
 
 Post-processing (`suppress_repeats`): after an alarm, no new alarm starts for `refractory`
-points. NAB charges every flagged point outside a window and credits only the first one in a
+points (with `rearm`, for `refractory` points after the last flagged point: one alarm per
+episode). NAB charges every flagged point outside a window and credits only the first one in a
 window, and event-level metrics count each run of flags outside a window as one false
 positive, so repeated alarms for one event only cost.
 
@@ -192,12 +193,22 @@ def calibrate_threshold(scores, rate: float, tail_fraction: float = 0.1, k: int 
     return max(threshold, floor_threshold(rate, k))
 
 
-def suppress_repeats(flags, refractory: int) -> np.ndarray:
+def suppress_repeats(flags, refractory: int, rearm: bool = False) -> np.ndarray:
     """Keeps an alarm only when no kept alarm is within the `refractory` points before it.
+
+    With `rearm=True` the period counts from the last flagged point instead, kept or not: a
+    new alarm needs `refractory` unflagged points before it, so an episode of flags with
+    shorter gaps raises one alarm, at its start, however long it lasts (an alerting system
+    that fires once and re-arms when the condition has cleared).
 
     Example:
         >>> suppress_repeats(np.array([1, 1, 1, 1], bool), refractory=0).tolist()
         [True, True, True, True]
+        >>> episode = np.array([1, 1, 1, 1, 1, 0, 0, 0, 1], bool)
+        >>> suppress_repeats(episode, 2).astype(int).tolist()
+        [1, 0, 0, 1, 0, 0, 0, 0, 1]
+        >>> suppress_repeats(episode, 2, rearm=True).astype(int).tolist()
+        [1, 0, 0, 0, 0, 0, 0, 0, 1]
     """
     flags = np.asarray(flags, bool)
     if refractory <= 0:
@@ -207,6 +218,8 @@ def suppress_repeats(flags, refractory: int) -> np.ndarray:
     for index in np.flatnonzero(flags):
         if index - last > refractory:
             kept[index] = True
+            last = index
+        elif rearm:
             last = index
     return kept
 

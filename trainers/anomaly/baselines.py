@@ -8,6 +8,9 @@ post-processing), so that only the predictive distribution differs.
                    Gibbs-sampled, its one-step (filtering) predictive per point of a series
                    averaged into at most `max_points` blocks (a block's score lands on its
                    last row, the first row at which it is known)
+    local_level    the maximum-likelihood local level model (`local_level`): Kalman one-step
+                   predictive per point; a sensor that holds its level while healthy keeps
+                   expecting it, so a slow fault stays surprising until it ends
 
 Each baseline's threshold is calibrated on its scores in the training part (the first
 `train_fraction` of the series) for the same false-alarm rate, with `alarms.calibrate_threshold`.
@@ -28,7 +31,7 @@ import math
 import numpy as np
 
 from cuttingedge.trainers import probabilistic as prob
-from cuttingedge.trainers.anomaly import alarms
+from cuttingedge.trainers.anomaly import alarms, local_level
 from cuttingedge.trainers.anomaly.detector import ScoredSeries, _alarms
 from cuttingedge.trainers.anomaly.series import Series, from_arrays
 
@@ -43,6 +46,9 @@ class BaselineConfig:
         false_alarm_rate, smoothing, refractory, refractory_fraction, tail_fraction,
             adaptive: as in `DetectorConfig` (by default the threshold adapts after the
             training part, as the detector's does).
+        rearm: one alarm per episode: a new alarm needs `refractory` unflagged points
+            before it (`alarms.suppress_repeats`); by default a long episode alarms again
+            every refractory period.
         max_points: most blocks the STS model sees (longer series are block-averaged).
         warmup_steps, samples: Gibbs sampler settings of the STS baseline.
         seed: STS sampler seed.
@@ -56,6 +62,7 @@ class BaselineConfig:
     refractory_fraction: float = 0.02
     tail_fraction: float = 0.1
     adaptive: bool = True
+    rearm: bool = False
     max_points: int = 1500
     warmup_steps: int = 20
     samples: int = 50
@@ -85,7 +92,7 @@ def _finish(data: Series, moments: prob.PredictiveSummary, config: BaselineConfi
                                            config.tail_fraction, config.smoothing)
     settings = _AlarmSettings(first_scored, config.smoothing, config.refractory,
                               config.refractory_fraction, config.false_alarm_rate,
-                              config.tail_fraction)
+                              config.tail_fraction, config.rearm)
     return _alarms(data, moments, threshold, settings, point,
                    adaptive_start=train if config.adaptive else None)
 
@@ -98,6 +105,7 @@ class _AlarmSettings:
     refractory_fraction: float
     false_alarm_rate: float
     tail_fraction: float
+    rearm: bool = False
 
 
 def zscore_baseline(values, config: BaselineConfig = BaselineConfig()) -> ScoredSeries:
@@ -107,6 +115,26 @@ def zscore_baseline(values, config: BaselineConfig = BaselineConfig()) -> Scored
     mean, std = alarms.trailing_moments(data.values, config.window, floor)
     moments = prob.PredictiveSummary(mean, std, std, np.zeros_like(std))
     return _finish(data, moments, config, min(config.window, len(data) - 1))
+
+
+def local_level_baseline(values, config: BaselineConfig = BaselineConfig()) -> ScoredSeries:
+    """The local level model fitted on the training part: its one-step predictive per point.
+
+    Example:
+        >>> import numpy as np
+        >>> values = 30.0 + np.random.default_rng(1).normal(size=1200)
+        >>> values[700:900] -= np.linspace(0.0, 4.0, 200)  # a slow fault, then recovery
+        >>> config = BaselineConfig(window=50, train_fraction=0.3, rearm=True)
+        >>> level = local_level_baseline(values, config).is_anomaly
+        >>> z = zscore_baseline(values, config).is_anomaly
+        >>> bool(level[700:900].any()), bool(level[900:].any()), bool(z[700:].any())
+        (True, False, False)
+    """
+    data = _series(values)
+    train = int(math.floor(len(data) * config.train_fraction))
+    observed = np.where(data.missing, np.nan, data.values)  # the filter skips missing values
+    model = local_level.fit_local_level(observed, train)
+    return _finish(data, model.predictive(observed), config, 1)
 
 
 def _blocks(data: Series, max_points: int) -> tuple[np.ndarray, int]:

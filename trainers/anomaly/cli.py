@@ -8,6 +8,12 @@ threshold on the end of that part, scores every row and writes `timestamp,value,
 is_anomaly` for every input row, in input order (`extra_columns=True` adds the predictive
 mean, stddev and its parts; `report_dir` writes the full report with the plot).
 
+`model="local_level"` fits the local level state-space model instead (`local_level`, scored
+as `baselines.local_level_baseline`, one alarm per episode): for machines whose sensors hold
+a level while healthy (a pump's flow rate, vibration, current), where a slow fault would
+become a trailing window's new normal. It has no window, no epochs and no z-score gate, and
+nothing to export.
+
 Without an explicit `window`, the detector's default window (100 values) is shortened on a
 series whose training part is too short for it (a 1,243-row series at the default 15%) to
 the largest that fits, down to `detector.SMALLEST_FITTED_WINDOW`; the summary says so. An
@@ -35,6 +41,11 @@ from cuttingedge.trainers.anomaly import report
 from cuttingedge.trainers.anomaly.detector import DetectorConfig, fit_detector, fitting_window
 from cuttingedge.trainers.anomaly.series import SeriesNotes, read_series
 
+LOCAL_LEVEL = "local_level"
+LOCAL_LEVEL_OPTIONS = ("smoothing", "refractory", "refractory_fraction", "tail_fraction",
+                       "adaptive", "rearm")
+UNGATED = ("alarm_gate", "gate_periodic")  # accepted and not applied: local level is ungated
+
 
 @dataclasses.dataclass(frozen=True)
 class DetectSummary:
@@ -57,8 +68,9 @@ class DetectSummary:
     def line(self) -> str:
         season = (f"; the series repeats every {self.period} rows: not gated by the trailing "
                   f"z-score" if self.period else "")
+        window = f"window {self.window}" if self.window else "no window, no gate"
         return (f"{self.rows} rows scored with {self.model} (trained on the first "
-                f"{self.train_rows}, window {self.window}{self.window_note}); {self.alarms} "
+                f"{self.train_rows}, {window}{self.window_note}); {self.alarms} "
                 f"alarms; threshold {self.threshold:.3g}{season}; "
                 f"{self.notes.missing_values} missing values, {self.notes.bad_timestamps} "
                 f"unparseable timestamps, {self.notes.duplicate_timestamps} duplicate and "
@@ -76,7 +88,8 @@ def detect_file(input_csv, output_csv, model: str = "bayesian_learned_scale",
     Args:
         input_csv: `timestamp,value` CSV.
         output_csv: where to write `timestamp,value,score,is_anomaly` (+ extras).
-        model: ladder step (`cuttingedge.trainers.probabilistic.LADDER`).
+        model: ladder step (`cuttingedge.trainers.probabilistic.LADDER`), or "local_level"
+            (module docstring).
         train_fraction: leading share of rows to train and calibrate on.
         window: past values per forecast; None: the detector's default, shortened to fit a
             short series (module docstring).
@@ -95,6 +108,10 @@ def detect_file(input_csv, output_csv, model: str = "bayesian_learned_scale",
         ValueError: an unknown model step (the message lists the steps) or a bad setting.
     """
     start = time.monotonic()
+    if model == LOCAL_LEVEL:
+        return _detect_local_level(input_csv, output_csv, train_fraction, window,
+                                   false_alarm_rate, epochs, extra_columns, parquet,
+                                   report_dir, start, options)
     overrides = {k: v for k, v in (("false_alarm_rate", false_alarm_rate),
                                    ("epochs", epochs)) if v is not None}
     if window is not None:
@@ -111,14 +128,47 @@ def detect_file(input_csv, output_csv, model: str = "bayesian_learned_scale",
             config = dataclasses.replace(config, window=fitted)
     detector = fit_detector(series, config)
     scored = detector.score(series, series.name)
-    frame = report.scores_frame(series, scored)
-    columns = list(frame.columns) if extra_columns else list(report.CONTRACT_COLUMNS)
-    report.write_scores(frame[columns], csv_path=output_csv)
-    if parquet:
-        report.write_scores(frame, parquet_path=parquet)
+    _write(series, scored, output_csv, extra_columns, parquet)
     paths = report.write_report(report_dir, series, scored) if report_dir else {}
     return DetectSummary(str(input_csv), str(output_csv), config.step, len(series),
                          detector.scales[series.name].train_rows, config.window, note,
                          int(scored.is_anomaly.sum()), scored.threshold, series.notes,
                          time.monotonic() - start, paths,
                          detector.scales[series.name].period)
+
+
+def _detect_local_level(input_csv, output_csv, train_fraction, window, false_alarm_rate,
+                        epochs, extra_columns, parquet, report_dir, start,
+                        options) -> DetectSummary:
+    """`detect_file` with the local level model (module docstring)."""
+    from cuttingedge.trainers.anomaly import baselines
+
+    given = [name for name, value in (("window", window), ("epochs", epochs))
+             if value is not None]
+    unknown = sorted(set(options) - set(LOCAL_LEVEL_OPTIONS) - set(UNGATED))
+    if given or unknown:
+        raise ValueError(f"The local level model takes no {' or '.join(given + unknown)}: it "
+                         f"reads the whole past through its filter and is fitted by maximum "
+                         f"likelihood, not by epochs. Leave {' and '.join(given + unknown)} "
+                         f"out (it takes train_fraction, false_alarm_rate and "
+                         f"{', '.join(LOCAL_LEVEL_OPTIONS)}).")
+    chosen = {name: options[name] for name in LOCAL_LEVEL_OPTIONS if name in options}
+    config = baselines.BaselineConfig(
+        train_fraction=train_fraction, **{"rearm": True, **chosen},
+        **({"false_alarm_rate": false_alarm_rate} if false_alarm_rate is not None else {}))
+    series = read_series(input_csv)
+    scored = baselines.local_level_baseline(series, config)
+    _write(series, scored, output_csv, extra_columns, parquet)
+    paths = report.write_report(report_dir, series, scored) if report_dir else {}
+    train_rows = int(len(series) * train_fraction)
+    return DetectSummary(str(input_csv), str(output_csv), LOCAL_LEVEL, len(series), train_rows,
+                         0, "", int(scored.is_anomaly.sum()), scored.threshold, series.notes,
+                         time.monotonic() - start, paths)
+
+
+def _write(series, scored, output_csv, extra_columns: bool, parquet) -> None:
+    frame = report.scores_frame(series, scored)
+    columns = list(frame.columns) if extra_columns else list(report.CONTRACT_COLUMNS)
+    report.write_scores(frame[columns], csv_path=output_csv)
+    if parquet:
+        report.write_scores(frame, parquet_path=parquet)

@@ -498,8 +498,8 @@ def _alarms(data: Series, moments, threshold: float, config, point=None,
         mean=moments.mean, stddev=moments.stddev, aleatoric=moments.aleatoric_stddev,
         epistemic=moments.epistemic_stddev, point_score=point, score=score,
         nll=alarms.normal_nll(data.values, moments.mean, moments.stddev), scored=scored,
-        exceeds=exceeds, is_anomaly=alarms.suppress_repeats(exceeds, refractory_of(config,
-                                                                                len(point))),
+        exceeds=exceeds, is_anomaly=alarms.suppress_repeats(
+            exceeds, refractory_of(config, len(point)), getattr(config, "rearm", False)),
         threshold=float(threshold), bar=bar, gate_open=gate_open)
 
 
