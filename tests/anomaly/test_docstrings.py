@@ -6,7 +6,7 @@ import importlib
 import pytest
 
 MODULES = ["", ".series", ".alarms", ".evaluate", ".detector", ".baselines", ".report", ".engines",
-           ".records", ".export", ".scoring", ".search", ".cli", ".joint"]
+           ".records", ".export", ".scoring", ".search", ".cli", ".joint", ".local_level"]
 
 
 @pytest.mark.parametrize("name", MODULES)
