@@ -39,7 +39,10 @@ detector with its default z-score gate, the same without the gate, and the trail
 "--local-level" scores each sensor with the maximum-likelihood local level model
 (`baselines.local_level_baseline`: a sensor that holds its level while healthy keeps
 expecting it, so a slow fault stays surprising until it ends) and the trailing z-score, each
-with one alarm per episode (`rearm`) and with the usual refractory repeats. It was designed
+with one alarm per episode (`rearm`) and with the usual refractory repeats, and the ladder's
+deterministic (MSE) forecaster, re-armed, for the equal-recall table: every re-armed method's
+thresholds are scaled by 0.5..8 and charged the fewest false positives at which it reaches
+the deterministic forecaster's own recall (label-informed, for that comparison only). It was designed
 after the runs above, on the "dev" half of the runs (every other run in the order below) and
 fixed before the "test" half was scored: there a static Normal of the training rows and a
 local level filter that skips outlying points did worse, and re-arming helped the local
@@ -75,7 +78,7 @@ import pandas as pd
 from cuttingedge.trainers.anomaly import alarms, baselines, evaluate, joint
 from cuttingedge.trainers.anomaly.detector import DetectorConfig, fit_detector, refractory_of
 from cuttingedge.trainers.anomaly.series import SeriesError, from_arrays
-from nab_evaluation import PLAIN, shared_root  # this script's folder
+from nab_evaluation import FACTORS, PLAIN, fp_at_recall, shared_root  # this script's folder
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
@@ -84,7 +87,9 @@ WINDOW = 50
 METHODS = ("default (gated)", "ungated", "zscore")
 JOINT_METHODS = ("joint", "joint gated", "joint zscore")
 REFERENCE_METHODS = ("reference (gated)", "reference ungated", "zscore")
-LEVEL_METHODS = ("local level (re-armed)", "zscore (re-armed)", "local level", "zscore")
+LEVEL_METHODS = ("local level (re-armed)", "zscore (re-armed)", "deterministic (re-armed)",
+                 "local level", "zscore")
+CURVE_METHODS = LEVEL_METHODS[:3]  # their thresholds are scaled for the equal-recall table
 REFERENCE = "anomaly-free"
 REFERENCE_FRACTION = 0.999  # the whole recording trains (half fits, half early-stops)
 
@@ -150,16 +155,34 @@ def score_with_reference(values, stamps, name, detector, args) -> dict[str, np.n
             "zscore": zscore.is_anomaly}
 
 
-def score_local_level(values, stamps, name, args) -> dict[str, np.ndarray]:
-    """Alarm flags of the local level model and the z-score, re-armed and not."""
+def rearmed_flags(out, series, factor: float, refractory: int) -> np.ndarray:
+    """One alarm per episode of points whose score exceeds `factor` times their bar."""
+    exceeds = (out.score > out.bar * factor) & out.scored & ~series.missing
+    return alarms.suppress_repeats(exceeds, refractory, rearm=True)
+
+
+def score_local_level(values, stamps, name, args) -> tuple[dict, dict]:
+    """Alarm flags of the local level model, the z-score and the deterministic forecaster,
+    re-armed (and the first two not), and the re-armed ones' flags at each threshold factor.
+    """
     series = from_arrays(values, stamps, name=name)
-    config = baselines.BaselineConfig(window=WINDOW, train_fraction=TRAIN_ROWS / len(series),
-                                      **(PLAIN if args.plain else {}))
+    plain = PLAIN if args.plain else {}
+    fraction = TRAIN_ROWS / len(series)
+    config = baselines.BaselineConfig(window=WINDOW, train_fraction=fraction, **plain)
     rearmed = dataclasses.replace(config, rearm=True)
-    return {"local level (re-armed)": baselines.local_level_baseline(series, rearmed).is_anomaly,
-            "zscore (re-armed)": baselines.zscore_baseline(series, rearmed).is_anomaly,
-            "local level": baselines.local_level_baseline(series, config).is_anomaly,
-            "zscore": baselines.zscore_baseline(series, config).is_anomaly}
+    deterministic = DetectorConfig(step="deterministic", window=WINDOW, train_fraction=fraction,
+                                   epochs=args.epochs, alarm_gate="none", **plain)
+    scored = {"local level (re-armed)": baselines.local_level_baseline(series, rearmed),
+              "zscore (re-armed)": baselines.zscore_baseline(series, rearmed),
+              "deterministic (re-armed)": fit_detector(series, deterministic).score(series,
+                                                                                    name)}
+    refractory = refractory_of(rearmed, len(series))
+    flags = {m: rearmed_flags(out, series, 1.0, refractory) for m, out in scored.items()}
+    flags["local level"] = baselines.local_level_baseline(series, config).is_anomaly
+    flags["zscore"] = baselines.zscore_baseline(series, config).is_anomaly
+    curves = {m: [rearmed_flags(out, series, f, refractory) for f in FACTORS]
+              for m, out in scored.items()}
+    return flags, curves
 
 
 def score_joint(values: np.ndarray, args) -> dict[str, np.ndarray]:
@@ -180,6 +203,7 @@ def evaluate_run(frame: pd.DataFrame, args) -> dict:
     sensors = [c for c in frame.columns if c not in ("datetime", "anomaly", "changepoint")]
     methods = method_names(args)
     flags = {m: np.zeros(len(frame), bool) for m in methods}
+    curves = {m: [np.zeros(len(frame), bool) for _ in FACTORS] for m in CURVE_METHODS}
     by_sensor, skipped = {}, {}
     if args.joint:
         flags = score_joint(frame[sensors].to_numpy(np.float64), args)
@@ -188,9 +212,16 @@ def evaluate_run(frame: pd.DataFrame, args) -> dict:
         try:
             values = frame[sensor].to_numpy(np.float64)
             stamps = frame["datetime"].astype(str).to_numpy()
-            found = score_with_reference(values, stamps, sensor, args.reference[sensor], args) \
-                if args.reference else score_local_level(values, stamps, sensor, args) \
-                if args.local_level else score_sensor(values, stamps, sensor, args)
+            if args.local_level:
+                found, sensor_curves = score_local_level(values, stamps, sensor, args)
+                for method, at_factors in sensor_curves.items():
+                    for kept, sensor_flags in zip(curves[method], at_factors):
+                        kept |= sensor_flags
+            elif args.reference:
+                found = score_with_reference(values, stamps, sensor, args.reference[sensor],
+                                             args)
+            else:
+                found = score_sensor(values, stamps, sensor, args)
         except (SeriesError, ValueError) as error:  # e.g. a constant sensor
             skipped[sensor] = str(error)
             continue
@@ -198,13 +229,36 @@ def evaluate_run(frame: pd.DataFrame, args) -> dict:
             flags[method] |= sensor_flags
         by_sensor[sensor] = {m: int(f[TRAIN_ROWS:].sum()) for m, f in found.items()}
     probation = TRAIN_ROWS / len(frame)
+    curve_counts = {m: [dataclasses.astuple(evaluate.event_counts(f, windows, probation))
+                        for f in curves[m]] for m in CURVE_METHODS} if args.local_level else {}
     return {"rows": len(frame), "windows": windows, "skipped_sensors": skipped,
-            "alarms_by_sensor": by_sensor,
+            "alarms_by_sensor": by_sensor, "curves": curve_counts,
             "methods": {m: {"counts": dataclasses.asdict(evaluate.event_counts(
                                 flags[m], windows, probation)),
                             "nab": dataclasses.asdict(evaluate.nab_score(flags[m], windows,
                                                            probation=probation))}
                         for m in methods}}
+
+
+def equal_recall(per_run: dict) -> dict:
+    """False positives of each re-armed method at the deterministic forecaster's own recall.
+
+    Every method's thresholds are scaled by the factors 0.5..8 (label-informed, for this
+    comparison only); the deterministic forecaster's recall at its calibrated threshold
+    (factor 1) is the operating point, and each method is charged the fewest false
+    positives at which it reaches that recall.
+    """
+    curve = {m: np.sum([r["curves"][m] for r in per_run.values()], axis=0)
+             for m in CURVE_METHODS}
+    points = {m: [{"factor": f, "recall": tp / max(tp + fn, 1), "false_positives": int(fp)}
+                  for f, (tp, fn, fp) in zip(FACTORS, c)] for m, c in curve.items()}
+    reference = "deterministic (re-armed)"
+    recall = points[reference][FACTORS.index(1.0)]["recall"]
+    fps = {m: fp_at_recall(points[m], recall) for m in CURVE_METHODS}
+    best = "local level (re-armed)"
+    reduction = None if fps[best] is None or not fps[reference] \
+        else 1.0 - fps[best] / fps[reference]
+    return {"recall": recall, "false_positives": fps, "reduction": reduction, "curves": points}
 
 
 def totals(per_run: dict, method: str) -> dict:
@@ -267,8 +321,11 @@ def main(argv=None) -> dict:
     keys = list(per_run)
     halves = {half: {m: totals({k: per_run[k] for k in part}, m) for m in methods}
               for half, part in (("dev", keys[0::2]), ("test", keys[1::2]))}
-    result = {"protocol": __doc__, "methods": table, "halves": halves, "per_run": per_run,
-              "left_out": left_out,
+    recall_table = {part: equal_recall({k: per_run[k] for k in chosen})
+                    for part, chosen in (("all", keys), ("dev", keys[0::2]),
+                                         ("test", keys[1::2]))} if args.local_level else None
+    result = {"protocol": __doc__, "methods": table, "halves": halves,
+              "equal_recall": recall_table, "per_run": per_run, "left_out": left_out,
               "settings": {"train_rows": TRAIN_ROWS, "window": WINDOW, "epochs": args.epochs,
                            "plain": args.plain, "joint": args.joint,
                            "local_level": args.local_level,
@@ -286,6 +343,12 @@ def main(argv=None) -> dict:
             print(f"{method:24} {part:5} {row['precision']:6.3f} {row['recall']:6.3f} "
                   f"{row['f1']:6.3f} {row['true_positives']:3d} {row['false_negatives']:3d} "
                   f"{row['false_positives']:4d} {row['nab_standard']:7.1f}")
+    for part, row in (recall_table or {}).items():
+        print(f"equal recall ({part} runs): at the deterministic forecaster's recall "
+              f"{row['recall']:.3f}, false positives "
+              + ", ".join(f"{m} {fp}" for m, fp in row["false_positives"].items())
+              + (f"; local level {row['reduction']:.0%} fewer" if row["reduction"] is not None
+                 else ""))
     print(f"{len(per_run)} runs, {result['seconds']:.0f} s; written to {output}")
     return result
 
