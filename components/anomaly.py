@@ -8,8 +8,11 @@ ladder model on the train split of every series (pooled, each series standardise
 own), calibrates each series' threshold on its eval split, scores every point of every split,
 writes the report (per series: scores CSV/Parquet, windows JSON, PNG; summary.json) and exports
 the SavedModel (serving_default: recent raw values -> forecast, score, is_anomaly; detect: the
-same from tf.Examples) with warmup requests for both signatures. It blesses the model when every forecast is finite and
-no series alarms on more than `max_alarm_fraction` of its eval and test points.
+same from tf.Examples) with warmup requests for both signatures. It blesses the model when
+every forecast is finite and no series alarms on more than `max_alarm_fraction` of its eval
+and test points. With `step="local_level"` each series gets a local level model instead
+(`anomaly.level_detector`), fitted on its train and eval splits, with the same report,
+signatures and blessing.
 """
 
 import json
@@ -100,8 +103,13 @@ def DetectAnomalies(
     report_dir: Parameter[str] = "",
     seed: Parameter[int] = 0,
 ) -> None:
-    """Fits on train, calibrates on eval, scores all splits; report, SavedModel, blessing."""
-    from cuttingedge.trainers.anomaly import records
+    """Fits on train, calibrates on eval, scores all splits; report, SavedModel, blessing.
+
+    `step="local_level"` fits a local level model per series (`anomaly.level_detector`) on
+    its train and eval splits instead of a ladder forecaster; `horizon`, `epochs`,
+    `alarm_gate`, `gate_periodic` and `tune_trials` do not apply to it.
+    """
+    from cuttingedge.trainers.anomaly import level_detector, records
     from cuttingedge.trainers.anomaly.detector import DetectorConfig, fit_detector
     from cuttingedge.trainers.anomaly.export import export_detector
 
@@ -109,28 +117,39 @@ def DetectAnomalies(
     if not found:
         raise ValueError(f"No sensor records under {examples.uri}. Expected Split-train, "
                          f"Split-eval and Split-test folders from SensorExampleGen.")
-    config = DetectorConfig(step=step, window=window, horizon=horizon, epochs=epochs,
-                            seed=seed, false_alarm_rate=false_alarm_rate,
-                            alarm_gate=alarm_gate, gate_periodic=gate_periodic)
     values = {name: item.values for name, item in found.items()}
     splits = {name: (item.split_sizes.get("train", 0), item.split_sizes.get("eval", 0))
               for name, item in found.items()}
     with fileio.staged(report.uri) as report_local, fileio.staged(model.uri) as model_local:
-        hyperparameters = None
-        if tune_trials > 0:
-            from cuttingedge.trainers.anomaly import detector as detector_lib
-            from cuttingedge.trainers.anomaly.search import search_hyperparameters
+        serving_dir = os.path.join(model_local, SERVING_DIR)
+        if step == level_detector.STEP:  # one local level model per series, no forecaster
+            config = level_detector.LevelConfig(window=window,
+                                                false_alarm_rate=false_alarm_rate)
+            detector = level_detector.fit_level_detector(values, config, splits)
+            serving = level_detector.export_level_detector(detector, serving_dir,
+                                                           value_column=value_column)
+            step_name = step
+        else:
+            config = DetectorConfig(step=step, window=window, horizon=horizon, epochs=epochs,
+                                    seed=seed, false_alarm_rate=false_alarm_rate,
+                                    alarm_gate=alarm_gate, gate_periodic=gate_periodic)
+            hyperparameters = None
+            if tune_trials > 0:
+                from cuttingedge.trainers.anomaly import detector as detector_lib
+                from cuttingedge.trainers.anomaly.search import search_hyperparameters
 
-            data = detector_lib.prepare(values, config, splits)
-            hyperparameters = search_hyperparameters(
-                values, config, tune_trials, os.path.join(report_local, "tuning"), data=data)
-            with open(os.path.join(model_local, "best_hyperparameters.json"), "w") as handle:
-                json.dump(hyperparameters.get_config(), handle)
-        detector = fit_detector(values, config, hyperparameters, splits)
+                data = detector_lib.prepare(values, config, splits)
+                hyperparameters = search_hyperparameters(
+                    values, config, tune_trials, os.path.join(report_local, "tuning"),
+                    data=data)
+                with open(os.path.join(model_local, "best_hyperparameters.json"),
+                          "w") as handle:
+                    json.dump(hyperparameters.get_config(), handle)
+            detector = fit_detector(values, config, hyperparameters, splits)
+            serving = export_detector(detector, serving_dir, value_column=value_column)
+            step_name = detector.model.name
         summary = {name: _report_one(report_local, item, detector, config)
                    for name, item in found.items()}
-        serving = export_detector(detector, os.path.join(model_local, SERVING_DIR),
-                                  value_column=value_column)
         _warmup(serving, detector, list(found.values()))
         worst = max(s["exceed_fraction_after_eval"] for s in summary.values())
         finite = all(s["finite"] for s in summary.values())
@@ -138,7 +157,7 @@ def DetectAnomalies(
         reason = (f"finite forecasts: {finite}; largest exceed fraction after eval "
                   f"{worst:.4f} (limit {max_alarm_fraction})")
         with open(os.path.join(report_local, "summary.json"), "w") as handle:
-            json.dump({"blessed": blessed, "reason": reason, "step": detector.model.name,
+            json.dump({"blessed": blessed, "reason": reason, "step": step_name,
                        "series": summary, "history": detector.history}, handle, indent=1,
                       default=float)
     blessing.set_int_custom_property("blessed", int(blessed))

@@ -22,6 +22,7 @@ from cuttingedge.components.serving.components import InfraValidate, PushAtomica
 from cuttingedge.pipelines.layout import RunLayout
 from cuttingedge.pipelines.validation import add_validation
 from cuttingedge.trainers.anomaly.detector import ALARM_GATES
+from cuttingedge.trainers.anomaly.level_detector import STEP as LOCAL_LEVEL
 from cuttingedge.trainers.probabilistic import LADDER
 
 NAME = "anomaly"
@@ -45,7 +46,9 @@ class AnomalyConfig:
       window: past values per forecast.
       horizon: steps ahead of the forecast (SensorExampleGen's records then carry
         window + horizon - 1 values).
-      step: ladder step of the forecaster (`cuttingedge.trainers.probabilistic.LADDER`).
+      step: ladder step of the forecaster (`cuttingedge.trainers.probabilistic.LADDER`), or
+        "local_level": a local level model per series (`anomaly.level_detector`; for sensors
+        that hold a level while healthy), which has no epochs, tuning or alarm gate.
       tune_trials: Keras Tuner trials over the ladder and layer sizes (0: no search).
       epochs: training epochs (early-stopped on the eval split).
       train_fraction: share of each series for training and calibration (NAB: 0.15).
@@ -75,9 +78,13 @@ class AnomalyConfig:
     beam_args: tuple[str, ...] = ("--direct_running_mode=in_memory",)
 
     def __post_init__(self):
-        if self.step not in LADDER:
+        if self.step not in (*LADDER, LOCAL_LEVEL):
             raise ValueError(f"Unknown ladder step {self.step!r}. Expected one of "
-                             f"{list(LADDER)}.")
+                             f"{list(LADDER)}, or {LOCAL_LEVEL!r}.")
+        if self.step == LOCAL_LEVEL and (self.tune_trials or self.horizon != 1):
+            raise ValueError(f"The local level model has no ladder to tune and forecasts one "
+                             f"step ahead. Received: tune_trials={self.tune_trials}, "
+                             f"horizon={self.horizon}; leave them at 0 and 1.")
         if self.window < 1 or self.horizon < 1 or self.epochs < 1 or self.tune_trials < 0:
             raise ValueError(f"Expected window >= 1, horizon >= 1, epochs >= 1 and "
                              f"tune_trials >= 0. Received: window={self.window}, horizon="

@@ -223,9 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     anomaly.add_argument("--input", default="",
                          help="series file(s) or glob (default: bundled NAB sample)")
-    anomaly.add_argument("--model", choices=_ladder_steps(), default=None, metavar="STEP",
+    anomaly.add_argument("--model", choices=_ladder_steps() + [LOCAL_LEVEL], default=None,
+                         metavar="MODEL",
                          help="ladder step: " + ", ".join(_ladder_steps()) +
-                              " (default: the detector's default)")
+                              " (default: the detector's default), or local_level: a local "
+                              "level model per series, for sensors that hold a level while "
+                              "healthy (no epochs, tuning or alarm gate; see detect --help)")
     anomaly.add_argument("--window", type=_positive_int, default=None,
                          help="past values per forecast (default: the detector's default)")
     anomaly.add_argument("--epochs", type=_positive_int, default=40,

@@ -125,6 +125,7 @@ def test_a_periodic_series_is_not_gated_unless_asked(daily, tmp_path):
      "invalid choice: 'iforest'"),
     (("run", "anomaly", "--input", "/no/such/*.csv"), "No input files match"),
     (("run", "anomaly", "--false-alarm-rate", "0"), "must be in (0, 1)"),
+    (("run", "anomaly", "--model", "local_level", "--tune-trials", "2"), "no ladder to tune"),
 ])
 def test_bad_arguments_get_one_line_errors(tmp_path, args, message):
     done = _cli(*args, cwd=tmp_path)

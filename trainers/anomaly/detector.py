@@ -168,12 +168,15 @@ class DetectorConfig:
                        ("learning_rate", "scale_floor", "min_scale", "window_floor"))
 
 
-def check_settings(config, positive_integers, positives) -> None:
+FRACTIONS = ("train_fraction", "validation_fraction", "false_alarm_rate", "tail_fraction")
+
+
+def check_settings(config, positive_integers, positives, fractions=FRACTIONS) -> None:
     """ValueError naming the first absurd setting of a detector config.
 
-    Checks `positive_integers` (>= 1), `positives` (> 0), the fractions train_fraction,
-    validation_fraction, false_alarm_rate and tail_fraction (in (0, 1)), refractory (an
-    integer >= 0) and refractory_fraction (in [0, 1)).
+    Checks `positive_integers` (>= 1), `positives` (> 0), the `fractions` (by default
+    train_fraction, validation_fraction, false_alarm_rate and tail_fraction: in (0, 1)),
+    refractory (an integer >= 0) and refractory_fraction (in [0, 1)).
     """
     for name in positive_integers:
         value = getattr(config, name)
@@ -188,7 +191,7 @@ def check_settings(config, positive_integers, positives) -> None:
             or not 0.0 <= config.refractory_fraction < 1.0:
         raise ValueError(f"Expected refractory_fraction in [0, 1). Received: "
                          f"refractory_fraction={config.refractory_fraction!r}.")
-    for name in ("train_fraction", "validation_fraction", "false_alarm_rate", "tail_fraction"):
+    for name in fractions:
         value = getattr(config, name)
         if not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
             raise ValueError(f"Expected {name} in (0, 1). Received: {name}={value!r}.")
