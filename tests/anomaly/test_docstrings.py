@@ -6,7 +6,8 @@ import importlib
 import pytest
 
 MODULES = ["", ".series", ".alarms", ".evaluate", ".detector", ".baselines", ".report", ".engines",
-           ".records", ".export", ".scoring", ".search", ".cli", ".joint", ".local_level"]
+           ".records", ".export", ".scoring", ".search", ".cli", ".joint", ".local_level",
+           ".level_detector"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -8,6 +8,8 @@
                  thresholded the same way
     local_level  Kalman local level model fitted by maximum likelihood (sensors that hold a
                  level while healthy)
+    level_detector  local level models of several series, scored and exported like the
+                 ladder detector (`run anomaly --model local_level`)
     report       scores CSV/Parquet, merged windows JSON, PNG plot
     export       SavedModel: serving_default (forecaster) and detect (tf.Examples)
     scoring      `ScoreSeries`, a Beam PTransform over the SavedModel

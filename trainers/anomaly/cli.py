@@ -11,8 +11,8 @@ mean, stddev and its parts; `report_dir` writes the full report with the plot).
 `model="local_level"` fits the local level state-space model instead (`local_level`, scored
 as `baselines.local_level_baseline`, one alarm per episode): for machines whose sensors hold
 a level while healthy (a pump's flow rate, vibration, current), where a slow fault would
-become a trailing window's new normal. It has no window, no epochs and no z-score gate, and
-nothing to export.
+become a trailing window's new normal. It has no window, no epochs and no z-score gate (the
+pipeline, `run anomaly --model local_level`, exports it: `level_detector`).
 
 Without an explicit `window`, the detector's default window (100 values) is shortened on a
 series whose training part is too short for it (a 1,243-row series at the default 15%) to
