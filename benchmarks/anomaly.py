@@ -16,9 +16,14 @@ SensorExampleGen writes it (built before timing). Then, each best of `--repeats`
              worker), counting outputs; includes pipeline start-up and the model load in
              `DoFn.setup`
 
+"--model local_level" measures the local level detector instead (`level_detector`, fitted
+on the first 15%, window 100): "keras" is then its numpy batch filter (`LevelDetector.score`),
+and both signatures run the Kalman filter over each request's window in the graph.
+
 Run from the repository root:
     .venv/bin/python benchmarks/anomaly.py [--series NAME] [--batch 1024] [--repeats 3]
-Writes benchmarks/results/anomaly.json.
+        [--model local_level]
+Writes benchmarks/results/anomaly.json (anomaly_local_level.json with --model local_level).
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ import numpy as np
 
 from cuttingedge.trainers.anomaly.detector import DetectorConfig, fit_detector, windows_of
 from cuttingedge.trainers.anomaly.export import example_of, export_detector
+from cuttingedge.trainers.anomaly.level_detector import (LevelConfig, export_level_detector,
+                                                         fit_level_detector)
 from cuttingedge.trainers.anomaly.series import read_series
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -80,12 +87,19 @@ def main(argv=None) -> dict:
     parser.add_argument("--batch", type=int, default=1024)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--model", choices=("ladder", "local_level"), default="ladder",
+                        help="the ladder detector (default) or the local level detector")
     args = parser.parse_args(argv)
     import tensorflow as tf
 
     series = read_series(series_path(args.series))
-    detector = fit_detector(series, DetectorConfig(epochs=args.epochs))
-    path = export_detector(detector, pathlib.Path(tempfile.mkdtemp()) / "model")
+    folder = pathlib.Path(tempfile.mkdtemp()) / "model"
+    if args.model == "local_level":
+        detector = fit_level_detector({series.name: series}, LevelConfig())
+        path = export_level_detector(detector, folder)
+    else:
+        detector = fit_detector(series, DetectorConfig(epochs=args.epochs))
+        path = export_detector(detector, folder)
     raw_windows = windows_of(series.values, detector.config.window)
     examples = [example_of(raw_windows[i], series.values[i], series.name)
                 for i in range(len(series))]
@@ -111,17 +125,22 @@ def main(argv=None) -> dict:
         "beam": best_of(args.repeats, lambda: beam_job(path, examples, args.batch)),
     }
     result = {"series": args.series, "points": n, "batch": args.batch,
-              "step": detector.config.step, "window": detector.config.window,
+              "step": getattr(detector.config, "step", args.model),
+              "window": detector.config.window,
               "seconds": seconds,
               "points_per_second": {k: n / v for k, v in seconds.items()},
+              "ratio_to_library": {k: seconds["keras"] / v for k, v in seconds.items()},
               "machine": {"cpus": os.cpu_count(), "load": os.getloadavg(),
                           "python": platform.python_version(), "tensorflow": tf.__version__},
               "date": time.strftime("%Y-%m-%d %H:%M:%S")}
-    output = REPO / "benchmarks" / "results" / "anomaly.json"
+    output = REPO / "benchmarks" / "results" / (
+        "anomaly_local_level.json" if args.model == "local_level" else "anomaly.json")
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=1))
+    baseline = result["points_per_second"]["keras"]  # the in-process library path
     for name, rate in result["points_per_second"].items():
-        print(f"{name:11} {rate:12,.0f} points/s ({seconds[name]:.2f}s for {n} points)")
+        print(f"{name:11} {rate:12,.0f} points/s ({seconds[name]:.2f}s for {n} points; "
+              f"x{rate / baseline:.2f} of the library path)")
     return result
 
 

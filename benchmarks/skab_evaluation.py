@@ -347,8 +347,9 @@ def main(argv=None) -> dict:
         print(f"equal recall ({part} runs): at the deterministic forecaster's recall "
               f"{row['recall']:.3f}, false positives "
               + ", ".join(f"{m} {fp}" for m, fp in row["false_positives"].items())
-              + (f"; local level {row['reduction']:.0%} fewer" if row["reduction"] is not None
-                 else ""))
+              + ("" if row["reduction"] is None else
+                 f"; local level {row['reduction']:.0%} fewer" if row["reduction"] >= 0 else
+                 f"; local level {1 - row['reduction']:.1f} times as many"))
     print(f"{len(per_run)} runs, {result['seconds']:.0f} s; written to {output}")
     return result
 
