@@ -8,9 +8,10 @@ post-processing), so that only the predictive distribution differs.
                    Gibbs-sampled, its one-step (filtering) predictive per point of a series
                    averaged into at most `max_points` blocks (a block's score lands on its
                    last row, the first row at which it is known)
-    local_level    the maximum-likelihood local level model (`local_level`): Kalman one-step
-                   predictive per point; a sensor that holds its level while healthy keeps
-                   expecting it, so a slow fault stays surprising until it ends
+    local_level    the maximum-likelihood local level model (`local_level`, through
+                   `level_detector`): Kalman one-step predictive per point; a sensor that holds
+                   its level while healthy keeps expecting it, so a slow fault stays surprising
+                   until it ends
 
 Each baseline's threshold is calibrated on its scores in the training part (the first
 `train_fraction` of the series) for the same false-alarm rate, with `alarms.calibrate_threshold`.
@@ -31,7 +32,7 @@ import math
 import numpy as np
 
 from cuttingedge.trainers import probabilistic as prob
-from cuttingedge.trainers.anomaly import alarms, local_level
+from cuttingedge.trainers.anomaly import alarms
 from cuttingedge.trainers.anomaly.detector import ScoredSeries, _alarms
 from cuttingedge.trainers.anomaly.series import Series, from_arrays
 
@@ -130,11 +131,15 @@ def local_level_baseline(values, config: BaselineConfig = BaselineConfig()) -> S
         >>> bool(level[700:900].any()), bool(level[900:].any()), bool(z[700:].any())
         (True, False, False)
     """
+    from cuttingedge.trainers.anomaly import level_detector
+
     data = _series(values)
-    train = int(math.floor(len(data) * config.train_fraction))
-    observed = np.where(data.missing, np.nan, data.values)  # the filter skips missing values
-    model = local_level.fit_local_level(observed, train)
-    return _finish(data, model.predictive(observed), config, 1)
+    settings = level_detector.LevelConfig(
+        train_fraction=config.train_fraction, false_alarm_rate=config.false_alarm_rate,
+        smoothing=config.smoothing, refractory=config.refractory,
+        refractory_fraction=config.refractory_fraction, tail_fraction=config.tail_fraction,
+        adaptive=config.adaptive, rearm=config.rearm)
+    return level_detector.fit_level_detector({data.name: data}, settings).score(data, data.name)
 
 
 def _blocks(data: Series, max_points: int) -> tuple[np.ndarray, int]:

@@ -51,7 +51,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from cuttingedge.trainers.anomaly import alarms, local_level
-from cuttingedge.trainers.anomaly.detector import DEFAULT_SERIES, ScoredSeries, check_settings
+from cuttingedge.trainers.anomaly.detector import (DEFAULT_SERIES, ScoredSeries, _alarms,
+                                                   check_settings)
 from cuttingedge.trainers.anomaly.series import Series, from_arrays
 
 STEP = "local_level"
@@ -120,8 +121,6 @@ class LevelDetector:
 
     def score(self, values, series: str | None = None) -> ScoredSeries:
         """Scores every point of one series under its fitted model and thresholds."""
-        from cuttingedge.trainers.anomaly.detector import _alarms
-
         name = series or (next(iter(self.scales)) if len(self.scales) == 1 else None)
         if name not in self.scales:
             raise KeyError(f"Unknown series {series!r}; this detector knows "
