@@ -42,12 +42,12 @@ expecting it, so a slow fault stays surprising until it ends) and the trailing z
 with one alarm per episode (`rearm`) and with the usual refractory repeats, and the ladder's
 deterministic (MSE) forecaster, re-armed, for the equal-recall table: every re-armed method's
 thresholds are scaled by 0.5..8 and charged the fewest false positives at which it reaches
-the deterministic forecaster's own recall (label-informed, for that comparison only). It was designed
-after the runs above, on the "dev" half of the runs (every other run in the order below) and
-fixed before the "test" half was scored: there a static Normal of the training rows and a
-local level filter that skips outlying points did worse, and re-arming helped the local
-level model only. Totals are given for both halves. Window 50 (the z-score's), first 400
-rows, as above.
+the deterministic forecaster's own recall (label-informed, for that comparison only). The
+local level model was designed after the runs above, on the "dev" half of the runs (every
+other run in the order below), and fixed before the "test" half was scored: there a static
+Normal of the training rows and a local level filter that skips outlying points did worse,
+and re-arming helped the local level model only. Totals are given for both halves. Window 50
+(the z-score's and the forecaster's), first 400 rows, as above.
 
 "--plain" runs the same methods under `nab_evaluation.py --plain`'s protocol (smoothing 1, the
 threshold fixed where the training part set it, no refractory period), for every method.

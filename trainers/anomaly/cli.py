@@ -8,8 +8,8 @@ threshold on the end of that part, scores every row and writes `timestamp,value,
 is_anomaly` for every input row, in input order (`extra_columns=True` adds the predictive
 mean, stddev and its parts; `report_dir` writes the full report with the plot).
 
-`model="local_level"` fits the local level state-space model instead (`local_level`, scored
-as `baselines.local_level_baseline`, one alarm per episode): for machines whose sensors hold
+`model="local_level"` fits the local level state-space model instead (`local_level` through
+`level_detector`, one alarm per episode): for machines whose sensors hold
 a level while healthy (a pump's flow rate, vibration, current), where a slow fault would
 become a trailing window's new normal. It has no window, no epochs and no z-score gate (the
 pipeline, `run anomaly --model local_level`, exports it: `level_detector`).
@@ -141,7 +141,7 @@ def _detect_local_level(input_csv, output_csv, train_fraction, window, false_ala
                         epochs, extra_columns, parquet, report_dir, start,
                         options) -> DetectSummary:
     """`detect_file` with the local level model (module docstring)."""
-    from cuttingedge.trainers.anomaly import baselines
+    from cuttingedge.trainers.anomaly import level_detector
 
     given = [name for name, value in (("window", window), ("epochs", epochs))
              if value is not None]
@@ -153,16 +153,17 @@ def _detect_local_level(input_csv, output_csv, train_fraction, window, false_ala
                          f"out (it takes train_fraction, false_alarm_rate and "
                          f"{', '.join(LOCAL_LEVEL_OPTIONS)}).")
     chosen = {name: options[name] for name in LOCAL_LEVEL_OPTIONS if name in options}
-    config = baselines.BaselineConfig(
-        train_fraction=train_fraction, **{"rearm": True, **chosen},
+    config = level_detector.LevelConfig(
+        train_fraction=train_fraction, **chosen,
         **({"false_alarm_rate": false_alarm_rate} if false_alarm_rate is not None else {}))
     series = read_series(input_csv)
-    scored = baselines.local_level_baseline(series, config)
+    detector = level_detector.fit_level_detector({series.name: series}, config)
+    scored = detector.score(series, series.name)
     _write(series, scored, output_csv, extra_columns, parquet)
     paths = report.write_report(report_dir, series, scored) if report_dir else {}
-    train_rows = int(len(series) * train_fraction)
-    return DetectSummary(str(input_csv), str(output_csv), LOCAL_LEVEL, len(series), train_rows,
-                         0, "", int(scored.is_anomaly.sum()), scored.threshold, series.notes,
+    return DetectSummary(str(input_csv), str(output_csv), LOCAL_LEVEL, len(series),
+                         detector.scales[series.name].train_rows, 0, "",
+                         int(scored.is_anomaly.sum()), scored.threshold, series.notes,
                          time.monotonic() - start, paths)
 
 

@@ -7,9 +7,10 @@
 Each series gets its own local level model (`local_level`), fitted by maximum likelihood on
 its training part: the first `train_fraction` of its rows, or its train and eval rows when
 `splits` gives them (SensorExampleGen's splits). Its thresholds are calibrated there,
-label-free, as `baselines.local_level_baseline` does: `threshold` for the smoothed score over a
-whole series, `point_threshold` for one point's own surprise (what a serving request can
-score). Alarms re-arm after a quiet refractory period (`LevelConfig.rearm`): one per episode.
+label-free: `threshold` for the smoothed score over a whole series, `point_threshold` for one
+point's own surprise (what a serving request can score). Alarms re-arm after a quiet
+refractory period (`LevelConfig.rearm`): one per episode. `baselines.local_level_baseline` is
+this detector on one series.
 
 The SavedModel's signatures mirror the ladder detector's (`export`):
 
