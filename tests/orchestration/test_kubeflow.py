@@ -139,9 +139,11 @@ def test_input_goes_to_the_example_gen(tmp_path, name, parameter):
     (gen,) = [t for k, t in _tasks(spec).items() if k.endswith("ExampleGen")]
     value = gen["inputs"]["parameters"][parameter]["runtimeValue"]["constantValue"]
     assert value == {"stringValue": "gs://data/in/*"}
-    assert spec["pipelineSpec"]["deploymentSpec"]["executors"][next(iter(
-        spec["pipelineSpec"]["deploymentSpec"]["executors"]))]["container"]["image"] == \
-        kubeflow.DEFAULT_IMAGE
+    # The ExampleGen's own executor runs the default image (the executors' order in the spec
+    # follows node hashing, and a Resolver's executor has no container).
+    label = spec["pipelineSpec"]["components"][gen["componentRef"]["name"]]["executorLabel"]
+    executor = spec["pipelineSpec"]["deploymentSpec"]["executors"][label]
+    assert executor["container"]["image"] == kubeflow.DEFAULT_IMAGE
 
 
 FLINK = ("--runner=FlinkRunner", "--flink_master=flink-jobmanager:8081", "--parallelism=64",
