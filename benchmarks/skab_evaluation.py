@@ -57,7 +57,7 @@ Run from the repository root:
         [--joint | --reference | --local-level]
 Writes benchmarks/results/skab_evaluation.json (skab_evaluation_plain.json with --plain;
 skab_joint[_plain].json with --joint, skab_reference[_plain].json with --reference,
-skab_local_level[_plain].json with --local-level). The
+skab_local_level[_plain].json and .png with --local-level). The
 shared data root is ../shared/data beside the repository, or $CUTTINGEDGE_SHARED_DATA.
 """
 
@@ -261,6 +261,42 @@ def equal_recall(per_run: dict) -> dict:
     return {"recall": recall, "false_positives": fps, "reduction": reduction, "curves": points}
 
 
+def plot_local_level(table: dict, halves: dict, recall_table: dict,
+                     path: pathlib.Path) -> None:
+    """F1 by method and half, and false positives against recall (the equal-recall curves)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    methods = list(table)
+    figure, axes = plt.subplots(1, 3, figsize=(17, 5))
+    width = 0.27
+    for offset, (part, rows) in zip((-width, 0.0, width),
+                                    (("all", table), ("dev", halves["dev"]),
+                                     ("test", halves["test"]))):
+        axes[0].bar(np.arange(len(methods)) + offset, [rows[m]["f1"] for m in methods], width,
+                    label=f"{part} runs")
+    axes[0].set_xticks(range(len(methods)), methods, rotation=30, ha="right", fontsize=8)
+    axes[0].set_title("event-level F1 (SKAB, any sensor alarms)")
+    axes[0].legend(fontsize=8)
+    for axis, part in zip(axes[1:], ("all", "test")):
+        found = recall_table[part]
+        for method, curve in found["curves"].items():
+            axis.plot([p["recall"] for p in curve], [p["false_positives"] for p in curve],
+                      marker=".", label=method)
+        axis.axvline(found["recall"], color="grey", ls="--", lw=0.8)
+        axis.set_xlabel(f"recall ({part} runs; thresholds scaled 0.5-8)")
+        axis.set_ylabel("false-positive runs")
+        axis.set_yscale("symlog")
+        axis.set_ylim(bottom=0)
+        axis.set_title(f"{part} runs: dashed = the deterministic forecaster's recall")
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+
+
 def totals(per_run: dict, method: str) -> dict:
     counts = sum((evaluate.EventCounts(**r["methods"][method]["counts"])
                   for r in per_run.values()), evaluate.EventCounts())
@@ -336,6 +372,8 @@ def main(argv=None) -> dict:
     output = pathlib.Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=1, default=float))
+    if recall_table:
+        plot_local_level(table, halves, recall_table, output.with_suffix(".png"))
     print(f"{'method':24} {'runs':5} {'P':>6} {'R':>6} {'F1':>6} {'TP':>3} {'FN':>3} {'FP':>4} "
           f"{'NAB':>7}")
     for part, rows in (("all", table), *halves.items()):
