@@ -114,6 +114,12 @@ def test_detect_with_the_local_level_model(tmp_path):
     assert set(summary.report) == {"csv", "parquet", "windows", "plot"}
     with pytest.raises(ValueError, match=r"takes no window or epochs.*Leave window and epochs"):
         detect_file(path, out, model="local_level", window=50, epochs=3)
+    short = tmp_path / "short.csv"
+    _write(short, values[:12])
+    with pytest.raises(ValueError, match=r"Series 'short.csv' \(12 rows, training part 1\): "
+                                         r"Expected at least 3 observed values.*Raise the "
+                                         r"training share"):
+        detect_file(short, out, model="local_level")
 
 
 def test_the_console_command_offers_the_local_level_model(tmp_path):

@@ -184,7 +184,12 @@ def fit_level_detector(values, config: LevelConfig = LevelConfig(),
             train_rows = int(sum(splits[name]))
         else:
             train_rows = int(math.floor(len(data) * config.train_fraction))
-        scales[name] = _fit_one(data, train_rows, config)
+        try:
+            scales[name] = _fit_one(data, train_rows, config)
+        except ValueError as error:
+            raise ValueError(f"Series {name!r} ({len(data)} rows, training part {train_rows}): "
+                             f"{error} Raise the training share (train_fraction, --train-fraction) "
+                             f"or give the series more rows.") from error
     return LevelDetector(config, scales)
 
 

@@ -146,7 +146,7 @@ def fit_local_level(values, train_rows: int) -> LocalLevel:
     if len(observed) < 3:
         raise ValueError(f"Expected at least 3 observed values in the training part to fit a "
                          f"local level model. Received {len(observed)} of {len(train)} rows "
-                         f"observed: train on more rows.")
+                         f"observed.")
     mean = float(observed.mean())
     std = float(observed.std()) or 1e-3 * max(1.0, abs(mean))
     z = (train - mean) / std
