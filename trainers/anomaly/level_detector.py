@@ -158,7 +158,7 @@ def _fit_one(data: Series, train_rows: int, config: LevelConfig) -> LevelScale:
     point_threshold = alarms.calibrate_threshold(calibration, config.false_alarm_rate,
                                                  config.tail_fraction, 1)
     z = (observed[:train_rows] - model.mean) / model.std
-    level_prior, variance_prior, _ = local_level.kalman_filter(
+    level_prior, _, _ = local_level.kalman_filter(
         np.r_[z, np.nan], model.noise_scale, model.drift_scale)
     return LevelScale(model.mean, model.std, model.noise_scale, model.drift_scale,
                       float(threshold), float(point_threshold), int(train_rows),
