@@ -168,8 +168,8 @@ def score_local_level(values, stamps, name, args) -> tuple[dict, dict]:
     series = from_arrays(values, stamps, name=name)
     plain = PLAIN if args.plain else {}
     fraction = TRAIN_ROWS / len(series)
-    config = baselines.BaselineConfig(window=WINDOW, train_fraction=fraction, **plain)
-    rearmed = dataclasses.replace(config, rearm=True)
+    rearmed = baselines.BaselineConfig(window=WINDOW, train_fraction=fraction, rearm=True,
+                                       **plain)
     deterministic = DetectorConfig(step="deterministic", window=WINDOW, train_fraction=fraction,
                                    epochs=args.epochs, alarm_gate="none", **plain)
     scored = {"local level (re-armed)": baselines.local_level_baseline(series, rearmed),
@@ -178,8 +178,9 @@ def score_local_level(values, stamps, name, args) -> tuple[dict, dict]:
                                                                                     name)}
     refractory = refractory_of(rearmed, len(series))
     flags = {m: rearmed_flags(out, series, 1.0, refractory) for m, out in scored.items()}
-    flags["local level"] = baselines.local_level_baseline(series, config).is_anomaly
-    flags["zscore"] = baselines.zscore_baseline(series, config).is_anomaly
+    for method in ("local level", "zscore"):  # the same fit, alarming every refractory period
+        flags[method] = alarms.suppress_repeats(scored[f"{method} (re-armed)"].exceeds,
+                                                refractory)
     curves = {m: [rearmed_flags(out, series, f, refractory) for f in FACTORS]
               for m, out in scored.items()}
     return flags, curves

@@ -134,11 +134,8 @@ def local_level_baseline(values, config: BaselineConfig = BaselineConfig()) -> S
     from cuttingedge.trainers.anomaly import level_detector
 
     data = _series(values)
-    settings = level_detector.LevelConfig(
-        train_fraction=config.train_fraction, false_alarm_rate=config.false_alarm_rate,
-        smoothing=config.smoothing, refractory=config.refractory,
-        refractory_fraction=config.refractory_fraction, tail_fraction=config.tail_fraction,
-        adaptive=config.adaptive, rearm=config.rearm)
+    shared = [f.name for f in dataclasses.fields(level_detector.LevelConfig) if f.name != "window"]
+    settings = level_detector.LevelConfig(**{name: getattr(config, name) for name in shared})
     return level_detector.fit_level_detector({data.name: data}, settings).score(data, data.name)
 
 

@@ -37,13 +37,14 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from cuttingedge.trainers.anomaly import report
+from cuttingedge.trainers.anomaly import level_detector, report
 from cuttingedge.trainers.anomaly.detector import DetectorConfig, fit_detector, fitting_window
 from cuttingedge.trainers.anomaly.series import SeriesNotes, read_series
 
-LOCAL_LEVEL = "local_level"
-LOCAL_LEVEL_OPTIONS = ("smoothing", "refractory", "refractory_fraction", "tail_fraction",
-                       "adaptive", "rearm")
+LOCAL_LEVEL = level_detector.STEP
+# The LevelConfig fields `detect_file` passes through **options (it sets the others itself).
+LOCAL_LEVEL_OPTIONS = tuple(field.name for field in dataclasses.fields(level_detector.LevelConfig)
+                            if field.name not in ("window", "train_fraction", "false_alarm_rate"))
 UNGATED = ("alarm_gate", "gate_periodic")  # accepted and not applied: local level is ungated
 
 
@@ -141,8 +142,6 @@ def _detect_local_level(input_csv, output_csv, train_fraction, window, false_ala
                         epochs, extra_columns, parquet, report_dir, start,
                         options) -> DetectSummary:
     """`detect_file` with the local level model (module docstring)."""
-    from cuttingedge.trainers.anomaly import level_detector
-
     given = [name for name, value in (("window", window), ("epochs", epochs))
              if value is not None]
     unknown = sorted(set(options) - set(LOCAL_LEVEL_OPTIONS) - set(UNGATED))

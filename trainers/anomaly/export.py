@@ -86,12 +86,35 @@ def standardised_fn(detector: Detector, samples: int):
     return serve
 
 
-def _series_constants(detector: Detector):
-    names = sorted(detector.scales)
-    column = lambda field: np.array([getattr(detector.scales[n], field) for n in names],  # noqa
-                                    np.float32)
-    return names, {field: column(field) for field in (
-        "mean", "std", "point_threshold", "gate_point_threshold", "gate_floor", "period")}
+def series_constants(scales, fields) -> tuple[list[str], dict[str, np.ndarray]]:
+    """(sorted series names, field -> float32 array over them) of per-series scales."""
+    names = sorted(scales)
+    return names, {field: np.array([getattr(scales[n], field) for n in names], np.float32)
+                   for field in fields}
+
+
+def parse_sensor_examples(examples, value_column: str, span: int):
+    """(window [None, span], value [None], series [None], observed [None]) of serialised
+    SensorExampleGen tf.Examples; observed: the value is not missing and its history holds
+    a full window."""
+    spec = {"series": tf.io.FixedLenFeature([], tf.string, default_value=""),
+            f"{value_column}_window": tf.io.FixedLenFeature([span], tf.float32),
+            value_column: tf.io.FixedLenFeature([], tf.float32),
+            f"{value_column}_missing": tf.io.FixedLenFeature([], tf.int64, default_value=0),
+            "history": tf.io.FixedLenFeature([], tf.int64, default_value=span)}
+    features = tf.io.parse_example(examples, spec)
+    observed = tf.logical_and(features[f"{value_column}_missing"] == 0,
+                              features["history"] >= span)
+    return (features[f"{value_column}_window"], features[value_column], features["series"],
+            observed)
+
+
+def write_constants(path: str, constants: dict) -> None:
+    """Writes `constants` to `assets.extra/detector.json` of the SavedModel at `path`."""
+    extra = os.path.join(path, "assets.extra")
+    os.makedirs(extra, exist_ok=True)
+    with open(os.path.join(extra, CONSTANTS_FILE), "w") as handle:
+        json.dump(constants, handle, indent=1, default=float)
 
 
 def scoring_fn(detector: Detector, samples: int):
@@ -100,7 +123,8 @@ def scoring_fn(detector: Detector, samples: int):
     The core both signatures share: the series' constants, the forecast in the series'
     units, the point's score and its alarm (only where `observed`).
     """
-    names, columns = _series_constants(detector)
+    names, columns = series_constants(detector.scales, (
+        "mean", "std", "point_threshold", "gate_point_threshold", "gate_floor", "period"))
     serve = standardised_fn(detector, samples)
     gated = detector.config.alarm_gate == "zscore"
 
@@ -139,18 +163,10 @@ def detect_fn(detector: Detector, samples: int, value_column: str = "value"):
     """detect: serialised tf.Examples -> moments in the series' units, score, is_anomaly."""
     window, span = detector.config.window, span_of(detector.config)
     score = scoring_fn(detector, samples)
-    spec = {"series": tf.io.FixedLenFeature([], tf.string, default_value=""),
-            f"{value_column}_window": tf.io.FixedLenFeature([span], tf.float32),
-            value_column: tf.io.FixedLenFeature([], tf.float32),
-            f"{value_column}_missing": tf.io.FixedLenFeature([], tf.int64, default_value=0),
-            "history": tf.io.FixedLenFeature([], tf.int64, default_value=span)}
 
     def detect(examples):
-        features = tf.io.parse_example(examples, spec)
-        past = features[f"{value_column}_window"][:, :window]  # ends `horizon` steps back
-        observed = tf.logical_and(features[f"{value_column}_missing"] == 0,
-                                  features["history"] >= span)
-        return score(past, features[value_column], features["series"], observed)
+        past, point, series, observed = parse_sensor_examples(examples, value_column, span)
+        return score(past[:, :window], point, series, observed)  # ends `horizon` steps back
 
     return detect
 
@@ -193,10 +209,7 @@ def export_detector(detector: Detector, path, samples: int | None = None,
                          input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     path = os.fspath(path)
     archive.write_out(path, verbose=False)
-    extra = os.path.join(path, "assets.extra")
-    os.makedirs(extra, exist_ok=True)
-    with open(os.path.join(extra, CONSTANTS_FILE), "w") as handle:
-        json.dump(constants(detector), handle, indent=1, default=float)
+    write_constants(path, constants(detector))
     return path
 
 

@@ -44,7 +44,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 from collections.abc import Mapping
@@ -57,7 +56,6 @@ from cuttingedge.trainers.anomaly.detector import (DEFAULT_SERIES, ScoredSeries,
 from cuttingedge.trainers.anomaly.series import Series, from_arrays
 
 STEP = "local_level"
-CONSTANTS_FILE = "detector.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,14 +195,12 @@ def _filter_fn(detector: LevelDetector):
     """(past [None, window], point [None], series [None], observed [None]) -> six outputs."""
     import tensorflow as tf
 
-    from cuttingedge.trainers.anomaly.export import _series_index, tail_surprise_tf
+    from cuttingedge.trainers.anomaly.export import (_series_index, series_constants,
+                                                     tail_surprise_tf)
 
-    names = sorted(detector.scales)
-    column = lambda field: tf.constant([getattr(detector.scales[n], field)  # noqa: E731
-                                        for n in names], tf.float32)
-    fields = ("mean", "std", "noise_scale", "drift_scale", "point_threshold", "level",
-              "steady_variance")
-    columns = {field: column(field) for field in fields}
+    names, columns = series_constants(detector.scales, (
+        "mean", "std", "noise_scale", "drift_scale", "point_threshold", "level",
+        "steady_variance"))
 
     def score(past, point, series, observed):
         index = _series_index(series, names)
@@ -235,13 +231,10 @@ def export_level_detector(detector: LevelDetector, path, value_column: str = "va
     """Writes the SavedModel (module docstring) to `path`; returns the path."""
     import tensorflow as tf
 
+    from cuttingedge.trainers.anomaly.export import parse_sensor_examples, write_constants
+
     window = int(detector.config.window)
     score = _filter_fn(detector)
-    spec = {"series": tf.io.FixedLenFeature([], tf.string, default_value=""),
-            f"{value_column}_window": tf.io.FixedLenFeature([window], tf.float32),
-            value_column: tf.io.FixedLenFeature([], tf.float32),
-            f"{value_column}_missing": tf.io.FixedLenFeature([], tf.int64, default_value=0),
-            "history": tf.io.FixedLenFeature([], tf.int64, default_value=window)}
 
     class Served(tf.Module):
         @tf.function(input_signature=[
@@ -253,20 +246,12 @@ def export_level_detector(detector: LevelDetector, path, value_column: str = "va
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
         def detect(self, examples):
-            features = tf.io.parse_example(examples, spec)
-            observed = tf.logical_and(features[f"{value_column}_missing"] == 0,
-                                      features["history"] >= window)
-            return score(features[f"{value_column}_window"], features[value_column],
-                         features["series"], observed)
+            return score(*parse_sensor_examples(examples, value_column, window))
 
     module = Served()
     path = os.fspath(path)
     tf.saved_model.save(module, path, signatures={"serving_default": module.recent,
                                                   "detect": module.detect})
-    extra = os.path.join(path, "assets.extra")
-    os.makedirs(extra, exist_ok=True)
-    with open(os.path.join(extra, CONSTANTS_FILE), "w") as handle:
-        json.dump({"config": dataclasses.asdict(detector.config),
-                   "series": {n: s.as_dict() for n, s in detector.scales.items()}},
-                  handle, indent=1, default=float)
+    write_constants(path, {"config": dataclasses.asdict(detector.config),
+                           "series": {n: s.as_dict() for n, s in detector.scales.items()}})
     return path
