@@ -12,7 +12,10 @@ same from tf.Examples) with warmup requests for both signatures. It blesses the 
 every forecast is finite and no series alarms on more than `max_alarm_fraction` of its eval
 and test points. With `step="local_level"` each series gets a local level model instead
 (`anomaly.level_detector`), fitted on its train and eval splits, with the same report,
-signatures and blessing.
+signatures and blessing. With `step="auto"` (the default) each series gets the model
+`anomaly.model_choice` chooses for it on its train and eval splits, without labels, and the
+ladder is fitted (and tuned) on the series that chose it; the SavedModel routes each request
+to its series' model, and the summary records every choice and its reason.
 """
 
 import json
@@ -90,7 +93,7 @@ def DetectAnomalies(
     model: OutputArtifact[standard.Model],
     blessing: OutputArtifact[standard.ModelBlessing],
     report: OutputArtifact[Report],
-    step: Parameter[str] = "bayesian_learned_scale",
+    step: Parameter[str] = "auto",
     window: Parameter[int] = 100,
     horizon: Parameter[int] = 1,
     epochs: Parameter[int] = 40,
@@ -107,9 +110,10 @@ def DetectAnomalies(
 
     `step="local_level"` fits a local level model per series (`anomaly.level_detector`) on
     its train and eval splits instead of a ladder forecaster; `horizon`, `epochs`,
-    `alarm_gate`, `gate_periodic` and `tune_trials` do not apply to it.
+    `alarm_gate`, `gate_periodic` and `tune_trials` do not apply to it. `step="auto"`
+    chooses between the two per series (`anomaly.model_choice`).
     """
-    from cuttingedge.trainers.anomaly import level_detector, records
+    from cuttingedge.trainers.anomaly import level_detector, model_choice, records
     from cuttingedge.trainers.anomaly.detector import DetectorConfig, fit_detector
     from cuttingedge.trainers.anomaly.export import export_detector
 
@@ -130,24 +134,39 @@ def DetectAnomalies(
                                                            value_column=value_column)
             step_name = step
         else:
-            config = DetectorConfig(step=step, window=window, horizon=horizon, epochs=epochs,
-                                    seed=seed, false_alarm_rate=false_alarm_rate,
+            auto = step == model_choice.AUTO
+            config = DetectorConfig(step=DetectorConfig.step if auto else step, window=window,
+                                    horizon=horizon, epochs=epochs, seed=seed,
+                                    false_alarm_rate=false_alarm_rate,
                                     alarm_gate=alarm_gate, gate_periodic=gate_periodic)
-            hyperparameters = None
-            if tune_trials > 0:
-                from cuttingedge.trainers.anomaly import detector as detector_lib
-                from cuttingedge.trainers.anomaly.search import search_hyperparameters
 
-                data = detector_lib.prepare(values, config, splits)
-                hyperparameters = search_hyperparameters(
-                    values, config, tune_trials, os.path.join(report_local, "tuning"),
-                    data=data)
-                with open(os.path.join(model_local, "best_hyperparameters.json"),
-                          "w") as handle:
-                    json.dump(hyperparameters.get_config(), handle)
-            detector = fit_detector(values, config, hyperparameters, splits)
-            serving = export_detector(detector, serving_dir, value_column=value_column)
-            step_name = detector.model.name
+            def fit_ladder(chosen, chosen_splits):
+                hyperparameters = None
+                if tune_trials > 0:
+                    from cuttingedge.trainers.anomaly import detector as detector_lib
+                    from cuttingedge.trainers.anomaly.search import search_hyperparameters
+
+                    data = detector_lib.prepare(chosen, config, chosen_splits)
+                    hyperparameters = search_hyperparameters(
+                        chosen, config, tune_trials, os.path.join(report_local, "tuning"),
+                        data=data)
+                    with open(os.path.join(model_local, "best_hyperparameters.json"),
+                              "w") as handle:
+                        json.dump(hyperparameters.get_config(), handle)
+                return fit_detector(chosen, config, hyperparameters, chosen_splits)
+
+            if auto:
+                detector = model_choice.fit_auto_detector(values, config, splits,
+                                                          fit_ladder=fit_ladder)
+                serving = model_choice.export_auto_detector(detector, serving_dir,
+                                                            value_column=value_column)
+                step_name = step
+                for name, choice in sorted(detector.choices.items()):
+                    print(f"[anomaly] {name}: {choice.model} ({choice.reason})")
+            else:
+                detector = fit_ladder(values, splits)
+                serving = export_detector(detector, serving_dir, value_column=value_column)
+                step_name = detector.model.name
         summary = {name: _report_one(report_local, item, detector, config)
                    for name, item in found.items()}
         _warmup(serving, detector, list(found.values()))

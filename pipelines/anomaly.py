@@ -23,6 +23,7 @@ from cuttingedge.pipelines.layout import RunLayout
 from cuttingedge.pipelines.validation import add_validation
 from cuttingedge.trainers.anomaly.detector import ALARM_GATES
 from cuttingedge.trainers.anomaly.level_detector import STEP as LOCAL_LEVEL
+from cuttingedge.trainers.anomaly.model_choice import AUTO
 from cuttingedge.trainers.probabilistic import LADDER
 
 NAME = "anomaly"
@@ -46,10 +47,14 @@ class AnomalyConfig:
       window: past values per forecast.
       horizon: steps ahead of the forecast (SensorExampleGen's records then carry
         window + horizon - 1 values).
-      step: ladder step of the forecaster (`cuttingedge.trainers.probabilistic.LADDER`), or
-        "local_level": a local level model per series (`anomaly.level_detector`; for sensors
-        that hold a level while healthy), which has no epochs, tuning or alarm gate.
-      tune_trials: Keras Tuner trials over the ladder and layer sizes (0: no search).
+      step: "auto" (default): per series, chosen on its training part without labels
+        (`anomaly.model_choice`): a local level model where the series holds a level with
+        Gaussian noise, else the ladder's bayesian_learned_scale forecaster, pooled over
+        the series that need it; or a ladder step of the forecaster for every series
+        (`cuttingedge.trainers.probabilistic.LADDER`); or "local_level" for every series
+        (`anomaly.level_detector`), which has no epochs, tuning or alarm gate.
+      tune_trials: Keras Tuner trials over the ladder and layer sizes (0: no search); with
+        "auto", over the series that chose the ladder (none: no search).
       epochs: training epochs (early-stopped on the eval split).
       train_fraction: share of each series for training and calibration (NAB: 0.15).
       validation_fraction: share of that part used to calibrate (the eval split).
@@ -66,7 +71,7 @@ class AnomalyConfig:
     layout: RunLayout = RunLayout()
     window: int = 100
     horizon: int = 1
-    step: str = "bayesian_learned_scale"
+    step: str = AUTO
     tune_trials: int = 0
     epochs: int = 40
     train_fraction: float = 0.15
@@ -78,9 +83,13 @@ class AnomalyConfig:
     beam_args: tuple[str, ...] = ("--direct_running_mode=in_memory",)
 
     def __post_init__(self):
-        if self.step not in (*LADDER, LOCAL_LEVEL):
-            raise ValueError(f"Unknown ladder step {self.step!r}. Expected one of "
-                             f"{list(LADDER)}, or {LOCAL_LEVEL!r}.")
+        if self.step not in (AUTO, *LADDER, LOCAL_LEVEL):
+            raise ValueError(f"Unknown model {self.step!r}. Expected {AUTO!r}, a ladder step "
+                             f"({', '.join(LADDER)}), or {LOCAL_LEVEL!r}.")
+        if self.step == AUTO and self.horizon != 1:
+            raise ValueError(f"step={AUTO!r} chooses between the local level model, which "
+                             f"forecasts one step ahead, and the ladder. Received: horizon="
+                             f"{self.horizon}; pass a ladder step to forecast further ahead.")
         if self.step == LOCAL_LEVEL and (self.tune_trials or self.horizon != 1):
             raise ValueError(f"The local level model has no ladder to tune and forecasts one "
                              f"step ahead. Received: tune_trials={self.tune_trials}, "

@@ -71,8 +71,9 @@ def _ladder_steps() -> list[str]:
             "gaussian_process", "deterministic"]
 
 
-# Kept in step with cuttingedge.trainers.anomaly.cli.LOCAL_LEVEL (tested), likewise.
+# Kept in step with cuttingedge.trainers.anomaly.cli.LOCAL_LEVEL and AUTO (tested), likewise.
 LOCAL_LEVEL = "local_level"
+AUTO = "auto"
 # Kept in step with cuttingedge.trainers.anomaly.detector.ALARM_GATES (tested), likewise.
 ALARM_GATES = ("none", "zscore")
 DEFAULT_ALARM_GATE = "zscore"  # DetectorConfig().alarm_gate (tested)
@@ -223,12 +224,14 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     anomaly.add_argument("--input", default="",
                          help="series file(s) or glob (default: bundled NAB sample)")
-    anomaly.add_argument("--model", choices=_ladder_steps() + [LOCAL_LEVEL], default=None,
-                         metavar="MODEL",
-                         help="ladder step: " + ", ".join(_ladder_steps()) +
-                              " (default: the detector's default), or local_level: a local "
-                              "level model per series, for sensors that hold a level while "
-                              "healthy (no epochs, tuning or alarm gate; see detect --help)")
+    anomaly.add_argument("--model", choices=[AUTO] + _ladder_steps() + [LOCAL_LEVEL],
+                         default=None, metavar="MODEL",
+                         help="auto (default): per series, the local level model where the "
+                              "series holds a level with Gaussian noise on its training part, "
+                              "else the ladder's bayesian_learned_scale (see detect --help); "
+                              "a ladder step: " + ", ".join(_ladder_steps()) +
+                              "; or local_level for every series (no epochs, tuning or alarm "
+                              "gate)")
     anomaly.add_argument("--window", type=_positive_int, default=None,
                          help="past values per forecast (default: the detector's default)")
     anomaly.add_argument("--epochs", type=_positive_int, default=40,
@@ -253,14 +256,19 @@ def build_parser() -> argparse.ArgumentParser:
                     "(and counted in the summary line); a missing value is never flagged.")
     detect.add_argument("--input", required=True, metavar="SERIES.csv")
     detect.add_argument("--output", required=True, metavar="SCORES.csv")
-    detect.add_argument("--model", choices=_ladder_steps() + [LOCAL_LEVEL], default=None,
-                        metavar="MODEL",
-                        help="ladder step (" + ", ".join(_ladder_steps()) + "; default "
-                             "bayesian_learned_scale), or local_level: a Kalman local level "
-                             "model fitted by maximum likelihood, for machines whose sensors "
-                             "hold a level while healthy (a pump's flow, vibration, current), "
-                             "where a slow fault would become a trailing window's new normal; "
-                             "one alarm per episode, no window, epochs or gate")
+    detect.add_argument("--model", choices=[AUTO] + _ladder_steps() + [LOCAL_LEVEL],
+                        default=None, metavar="MODEL",
+                        help="auto (default): chosen from the training part, without labels: "
+                             "local_level when the series holds a level (its level drifts by "
+                             "less than its noise) and its noise is Gaussian (innovation "
+                             "excess kurtosis <= 1), else bayesian_learned_scale with the "
+                             "z-score gate; the summary line says which and why. Or a ladder "
+                             "step (" + ", ".join(_ladder_steps()) + "), or local_level: a "
+                             "Kalman local level model fitted by maximum likelihood, for "
+                             "machines whose sensors hold a level while healthy (a pump's "
+                             "flow, vibration, current), where a slow fault would become a "
+                             "trailing window's new normal; one alarm per episode, no window, "
+                             "epochs or gate")
     detect.add_argument("--train-fraction", type=_open_fraction, default=0.15,
                         help="leading share of rows to train on (default 0.15)")
     detect.add_argument("--window", type=_positive_int, default=None,

@@ -10,13 +10,17 @@ def test_pipeline_component_and_detect_default_to_the_detectors_settings():
     from cuttingedge.pipelines.anomaly import AnomalyConfig
     from cuttingedge.trainers.anomaly.cli import detect_file
 
+    from cuttingedge.trainers.anomaly.model_choice import AUTO
+
     library = DetectorConfig()
     pipeline = AnomalyConfig()
-    names = ("step", "window", "horizon", "epochs", "false_alarm_rate", "train_fraction",
+    assert pipeline.step == AUTO  # the model is chosen per series; its ladder step is library's
+    names = ("window", "horizon", "epochs", "false_alarm_rate", "train_fraction",
              "validation_fraction", "alarm_gate", "gate_periodic")
     assert {n: getattr(pipeline, n) for n in names} == {n: getattr(library, n) for n in names}
     component = inspect.signature(DetectAnomalies.test_call).parameters  # the @component body
-    for name in ("step", "window", "horizon", "epochs", "false_alarm_rate", "alarm_gate",
+    assert component["step"].default == AUTO
+    for name in ("window", "horizon", "epochs", "false_alarm_rate", "alarm_gate",
                  "gate_periodic"):
         assert component[name].default == getattr(library, name), name
     from cuttingedge.pipelines import cli
@@ -24,5 +28,6 @@ def test_pipeline_component_and_detect_default_to_the_detectors_settings():
     assert cli.DEFAULT_ALARM_GATE == library.alarm_gate
     detect = inspect.signature(detect_file).parameters
     assert (detect["model"].default, detect["train_fraction"].default) == (
-        library.step, library.train_fraction)
+        AUTO, library.train_fraction)
+    assert cli.AUTO == AUTO
     assert detect["window"].default is None  # the library's, shortened only if it cannot fit

@@ -7,7 +7,7 @@ import pytest
 
 MODULES = ["", ".series", ".alarms", ".evaluate", ".detector", ".baselines", ".report", ".engines",
            ".records", ".export", ".scoring", ".search", ".cli", ".joint", ".local_level",
-           ".level_detector"]
+           ".level_detector", ".model_choice"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -85,7 +85,7 @@ def test_json_has_the_same_lineage(pushed, capsys):
     producer = next(e for e in lineage["executions"] if e["id"] == model["producer"])
     assert producer["component"] == "DetectAnomalies" and producer["run"] == run
     assert producer["properties"]["window"] == 32 and producer["properties"]["step"] == \
-        "bayesian_learned_scale"  # the pipeline's default step
+        "auto"  # the pipeline's default: a model chosen per series
     assert model["hyperparameters"] is None  # tune_trials=0: nothing tuned
     assert [e["uri"] for e in lineage["examples"]] == [found["Examples"][0].uri]
     assert lineage["examples"][0]["properties"]["split_names"] == ["train", "eval", "test"]

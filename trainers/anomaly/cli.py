@@ -1,14 +1,19 @@
 """What `cuttingedge detect --input SERIES.csv --output SCORES.csv` does, as a library function.
 
-    detect_file(input_csv, output_csv, model="bayesian_learned_scale", train_fraction=0.15)
+    detect_file(input_csv, output_csv, model="auto", train_fraction=0.15)
 
 reads a NAB-layout file (`timestamp,value`, see `series` for how odd rows are kept), trains
-the chosen ladder step unsupervised on the first `train_fraction` of the rows, calibrates the
-threshold on the end of that part, scores every row and writes `timestamp,value,score,
-is_anomaly` for every input row, in input order (`extra_columns=True` adds the predictive
-mean, stddev and its parts; `report_dir` writes the full report with the plot).
+a model unsupervised on the first `train_fraction` of the rows, calibrates the threshold on
+that part, scores every row and writes `timestamp,value,score,is_anomaly` for every input
+row, in input order (`extra_columns=True` adds the predictive mean, stddev and its parts;
+`report_dir` writes the full report with the plot).
 
-`model="local_level"` fits the local level state-space model instead (`local_level` through
+`model="auto"` (the default) chooses the model from the training part, label-free
+(`model_choice`): the local level model when the series holds a level with Gaussian noise,
+else the ladder's default step, `bayesian_learned_scale`, with its z-score alarm gate. The
+summary says which and why. A ladder step name fits that step.
+
+`model="local_level"` fits the local level state-space model (`local_level` through
 `level_detector`, one alarm per episode): for machines whose sensors hold
 a level while healthy (a pump's flow rate, vibration, current), where a slow fault would
 become a trailing window's new normal. It has no window, no epochs and no z-score gate (the
@@ -37,11 +42,12 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from cuttingedge.trainers.anomaly import level_detector, report
+from cuttingedge.trainers.anomaly import level_detector, model_choice, report
 from cuttingedge.trainers.anomaly.detector import DetectorConfig, fit_detector, fitting_window
 from cuttingedge.trainers.anomaly.series import SeriesNotes, read_series
 
 LOCAL_LEVEL = level_detector.STEP
+AUTO = model_choice.AUTO
 # The LevelConfig fields `detect_file` passes through **options (it sets the others itself).
 LOCAL_LEVEL_OPTIONS = tuple(field.name for field in dataclasses.fields(level_detector.LevelConfig)
                             if field.name not in ("window", "train_fraction", "false_alarm_rate"))
@@ -65,12 +71,14 @@ class DetectSummary:
     seconds: float
     report: dict
     period: int = 0
+    choice: str = ""  # why model="auto" chose `model`
 
     def line(self) -> str:
         season = (f"; the series repeats every {self.period} rows: not gated by the trailing "
                   f"z-score" if self.period else "")
         window = f"window {self.window}" if self.window else "no window, no gate"
-        return (f"{self.rows} rows scored with {self.model} (trained on the first "
+        chosen = f" (auto: {self.choice})" if self.choice else ""
+        return (f"{self.rows} rows scored with {self.model}{chosen} (trained on the first "
                 f"{self.train_rows}, {window}{self.window_note}); {self.alarms} "
                 f"alarms; threshold {self.threshold:.3g}{season}; "
                 f"{self.notes.missing_values} missing values, {self.notes.bad_timestamps} "
@@ -79,7 +87,7 @@ class DetectSummary:
                 f"{self.seconds:.1f}s -> {self.output_csv}")
 
 
-def detect_file(input_csv, output_csv, model: str = "bayesian_learned_scale",
+def detect_file(input_csv, output_csv, model: str = AUTO,
                 train_fraction: float = 0.15, window: int | None = None,
                 false_alarm_rate: float | None = None, epochs: int | None = None,
                 seed: int = 0, extra_columns: bool = False, parquet: str | None = None,
@@ -89,8 +97,8 @@ def detect_file(input_csv, output_csv, model: str = "bayesian_learned_scale",
     Args:
         input_csv: `timestamp,value` CSV.
         output_csv: where to write `timestamp,value,score,is_anomaly` (+ extras).
-        model: ladder step (`cuttingedge.trainers.probabilistic.LADDER`), or "local_level"
-            (module docstring).
+        model: "auto", a ladder step (`cuttingedge.trainers.probabilistic.LADDER`), or
+            "local_level" (module docstring).
         train_fraction: leading share of rows to train and calibrate on.
         window: past values per forecast; None: the detector's default, shortened to fit a
             short series (module docstring).
@@ -117,7 +125,8 @@ def detect_file(input_csv, output_csv, model: str = "bayesian_learned_scale",
                                    ("epochs", epochs)) if v is not None}
     if window is not None:
         overrides["window"] = window
-    config = DetectorConfig(step=model, train_fraction=train_fraction, seed=seed, **overrides,
+    step = DetectorConfig.step if model == AUTO else model
+    config = DetectorConfig(step=step, train_fraction=train_fraction, seed=seed, **overrides,
                             **options)
     series = read_series(input_csv)
     note = ""
@@ -127,15 +136,21 @@ def detect_file(input_csv, output_csv, model: str = "bayesian_learned_scale",
             note = (f", shortened from {config.window}: the training part of "
                     f"{len(series)} rows is too short for it")
             config = dataclasses.replace(config, window=fitted)
-    detector = fit_detector(series, config)
+    if model == AUTO:
+        detector = model_choice.fit_auto_detector({series.name: series}, config)
+        choice = detector.choices[series.name]
+    else:
+        detector, choice = fit_detector(series, config), None
     scored = detector.score(series, series.name)
     _write(series, scored, output_csv, extra_columns, parquet)
     paths = report.write_report(report_dir, series, scored) if report_dir else {}
-    return DetectSummary(str(input_csv), str(output_csv), config.step, len(series),
-                         detector.scales[series.name].train_rows, config.window, note,
-                         int(scored.is_anomaly.sum()), scored.threshold, series.notes,
-                         time.monotonic() - start, paths,
-                         detector.scales[series.name].period)
+    scale = detector.scales[series.name]
+    level = choice is not None and choice.local_level
+    return DetectSummary(str(input_csv), str(output_csv), choice.model if choice else config.step,
+                         len(series), scale.train_rows, 0 if level else config.window,
+                         "" if level else note, int(scored.is_anomaly.sum()), scored.threshold,
+                         series.notes, time.monotonic() - start, paths, scale.period,
+                         choice.reason if choice else "")
 
 
 def _detect_local_level(input_csv, output_csv, train_fraction, window, false_alarm_rate,

@@ -56,6 +56,8 @@ from cuttingedge.trainers.anomaly.detector import (DEFAULT_SERIES, ScoredSeries,
 from cuttingedge.trainers.anomaly.series import Series, from_arrays
 
 STEP = "local_level"
+BURN_IN = 10  # first innovations left out of the noise check: the filter is still settling
+MIN_INNOVATIONS = 30  # fewer than this cannot tell Gaussian noise from heavy tails
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,6 +102,12 @@ class LevelScale:
     level: float  # the filtered level after the training part, standardised
     steady_variance: float  # the filter's steady-state prior variance, standardised
     period: int = 0  # no seasonal gate: kept for the report's summary
+    innovation_kurtosis: float = math.nan  # of the training part's standardised innovations
+
+    @property
+    def drift_ratio(self) -> float:
+        """drift_scale / noise_scale: below 1, the sensor holds its level between points."""
+        return self.drift_scale / self.noise_scale
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -158,10 +166,30 @@ def _fit_one(data: Series, train_rows: int, config: LevelConfig) -> LevelScale:
     z = (observed[:train_rows] - model.mean) / model.std
     level_prior, _, _ = local_level.kalman_filter(
         np.r_[z, np.nan], model.noise_scale, model.drift_scale)
+    innovations = ((observed - moments.mean) / moments.stddev)[BURN_IN:train_rows]
     return LevelScale(model.mean, model.std, model.noise_scale, model.drift_scale,
                       float(threshold), float(point_threshold), int(train_rows),
                       float(level_prior[-1]), steady_variance(model.noise_scale,
-                                                              model.drift_scale))
+                                                              model.drift_scale),
+                      innovation_kurtosis=excess_kurtosis(innovations))
+
+
+def excess_kurtosis(values) -> float:
+    """Excess kurtosis of the finite values (0 for a Normal sample); NaN for fewer than
+    `MIN_INNOVATIONS` of them or no spread.
+
+    Example:
+        >>> round(excess_kurtosis(np.random.default_rng(0).normal(size=100_000)), 1)
+        0.0
+        >>> excess_kurtosis([1.0, 2.0])
+        nan
+    """
+    finite = np.asarray(values, np.float64)
+    finite = finite[np.isfinite(finite)]
+    if len(finite) < MIN_INNOVATIONS or not finite.std() > 0.0:
+        return math.nan
+    centred = finite - finite.mean()
+    return float(np.mean(centred ** 4) / np.mean(centred ** 2) ** 2 - 3.0)
 
 
 def fit_level_detector(values, config: LevelConfig = LevelConfig(),
@@ -191,7 +219,7 @@ def fit_level_detector(values, config: LevelConfig = LevelConfig(),
     return LevelDetector(config, scales)
 
 
-def _filter_fn(detector: LevelDetector):
+def scoring_fn(detector: LevelDetector):
     """(past [None, window], point [None], series [None], observed [None]) -> six outputs."""
     import tensorflow as tf
 
@@ -234,7 +262,7 @@ def export_level_detector(detector: LevelDetector, path, value_column: str = "va
     from cuttingedge.trainers.anomaly.export import parse_sensor_examples, write_constants
 
     window = int(detector.config.window)
-    score = _filter_fn(detector)
+    score = scoring_fn(detector)
 
     class Served(tf.Module):
         @tf.function(input_signature=[
