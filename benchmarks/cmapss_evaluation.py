@@ -19,6 +19,11 @@ trailing-window z-score (window `--window`) and the local level model (`local_le
 by maximum likelihood on the healthy part; added later, with nothing of it chosen on this
 data), with the same smoothing, vote and thresholding.
 
+"auto" applies the package default's rule (`model_choice`, fixed before it was first scored
+anywhere) to each series: the local level row's scores where the healthy part shows a held
+level with Gaussian innovations, the bayesian_learned_scale row's elsewhere (both computed
+in the same run).
+
 Figures per method, over engines 21-100 (engines 1-20 are the dev set and are reported apart;
 no setting was chosen on either), with RUL = cycles left before failure:
   detected          share of engines with an alarm after the healthy part and before failure
@@ -51,7 +56,8 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "0")
 
 import numpy as np  # noqa: E402
 
-from cuttingedge.trainers.anomaly import alarms, baselines, local_level  # noqa: E402
+from cuttingedge.trainers.anomaly import (alarms, baselines, level_detector,  # noqa: E402
+                                          local_level, model_choice)
 from cuttingedge.trainers.anomaly import engines as fleet_lib  # noqa: E402
 from cuttingedge.trainers.anomaly.detector import fit_detector  # noqa: E402
 
@@ -61,6 +67,7 @@ DEV_ENGINES = range(1, 21)
 DEGRADATION_RUL = 125
 LADDER_STEPS = ("fixed_scale", "learned_scale", "bayesian_learned_scale", "deterministic")
 BASELINES = ("control_chart", "zscore", "local_level")
+AUTO = model_choice.AUTO  # per series, the local level or the bayesian_learned_scale row
 
 
 def shared_root() -> pathlib.Path:
@@ -124,6 +131,19 @@ def score_baseline(method: str, series: dict, args) -> dict[str, Scored]:
             point, first = out.point_score, args.window
         scored[name] = _scored(point, values, train, args.false_alarm_rate, 4, first)
     return scored
+
+
+def score_auto(series: dict, scored_by_method: dict, args) -> tuple[dict, dict]:
+    """(scored, choices): each series takes the row its `model_choice.choose` picks."""
+    config = level_detector.LevelConfig(window=args.window, train_fraction=args.train_fraction)
+    choices = {}
+    for name, values in series.items():
+        try:
+            scale = level_detector.fit_level_detector({name: values}, config).scales[name]
+            choices[name] = model_choice.choose(scale).model
+        except ValueError:  # a constant healthy part: the ladder's floor handles it
+            choices[name] = "bayesian_learned_scale"
+    return {name: scored_by_method[choice][name] for name, choice in choices.items()}, choices
 
 
 def engine_figures(scored: dict, engines: dict, units, vote: int, train_fraction: float,
@@ -190,7 +210,8 @@ def at_equal_warning(table: dict, reference: str) -> dict:
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--methods", default=",".join(BASELINES + LADDER_STEPS))
+    parser.add_argument("--methods", default=",".join(BASELINES + LADDER_STEPS + (AUTO,)),
+                        help="auto needs local_level and bayesian_learned_scale before it")
     parser.add_argument("--window", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--train-fraction", type=float, default=0.4)
@@ -204,11 +225,15 @@ def main(argv=None) -> dict:
     units = sorted(engines)
     groups = {"test": [u for u in units if u not in DEV_ENGINES],
               "dev": [u for u in units if u in DEV_ENGINES]}
-    table = {}
+    table, scored_by_method, choices = {}, {}, {}
     for method in args.methods.split(","):
         start = time.monotonic()
-        scored = (score_baseline(method, series, args) if method in BASELINES
-                  else score_ladder(method, series, args))
+        if method == AUTO:
+            scored, choices = score_auto(series, scored_by_method, args)
+        else:
+            scored = (score_baseline(method, series, args) if method in BASELINES
+                      else score_ladder(method, series, args))
+        scored_by_method[method] = scored
         table[method] = {g: engine_figures(scored, engines, u, args.vote, args.train_fraction)
                          for g, u in groups.items()}
         table[method]["curve"] = [engine_figures(scored, engines, groups["test"], args.vote,
@@ -231,7 +256,12 @@ def main(argv=None) -> dict:
                   f"{row['lead_median']}) at false-alarm rate {row['false_alarm_rate']:.4f}: "
                   + ", ".join(f"{o} needs {r['false_alarm_rate']:.4f} ({r['reduction']:+.0%})"
                               for o, r in row["others"].items()))
+    if choices:
+        chose = [m == model_choice.LOCAL_LEVEL for m in choices.values()]
+        print(f"[cmapss] auto chose the local level model for {sum(chose)} of {len(chose)} "
+              f"series", flush=True)
     result = {"protocol": __doc__, "methods": table, "matched_false_alarm_rate": matched,
+              "auto_choices": choices,
               "equal_warning": equal_warning,
               "settings": {k: v for k, v in vars(args).items() if k != "output"},
               "sensors": [f"s{c - 4:02d}" for c in columns],

@@ -18,7 +18,9 @@ anomalies at random days after the first 15% (NAB's probationary part):
 Every method is label-free, calibrated on the first 15% of the series at the detector's
 default false-alarm rate, with the detector's post-processing:
 
-- `default`: the detector as shipped (`DetectorConfig()`: gated by the trailing z-score,
+- `auto`: the package default since `model_choice` (the ladder below where the series does
+  not hold a level, as here, else the local level model);
+- `default`: the ladder detector (`DetectorConfig()`: gated by the trailing z-score,
   except on a series whose training part has a period the window holds, as here);
 - `gated`: the same fitted detector gated all the same (`gate_periodic=True`, the default
   before periodic series were exempted);
@@ -46,14 +48,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from cuttingedge.trainers.anomaly import baselines, evaluate  # noqa: E402
+from cuttingedge.trainers.anomaly import baselines, evaluate, model_choice  # noqa: E402
 from cuttingedge.trainers.anomaly.detector import DetectorConfig, fit_detector  # noqa: E402
 from cuttingedge.trainers.anomaly.series import from_arrays  # noqa: E402
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 STEPS_PER_DAY, DAYS = 48, 215
 KINDS = ("holiday", "late", "no_evening", "spike", "storm")
-METHODS = ("default", "gated", "ungated", "trailing z-score")
+METHODS = ("auto", "default", "gated", "ungated", "trailing z-score")
 
 
 def demand_curve(rng: np.random.Generator) -> tuple[np.ndarray, float]:
@@ -106,7 +108,11 @@ def score_methods(values: np.ndarray, epochs: int) -> tuple[dict[str, np.ndarray
     ungated = dataclasses.replace(detector, config=dataclasses.replace(
         detector.config, alarm_gate="none"))
     zscore = baselines.zscore_baseline(series, baselines.BaselineConfig())
-    return {"default": detector.score(series, "demand").is_anomaly,
+    auto = model_choice.fit_auto_detector({"demand": series}, DetectorConfig(epochs=epochs))
+    print(f"[periodic] auto: {auto.choices['demand'].model} ({auto.choices['demand'].reason})",
+          flush=True)
+    return {"auto": auto.score(series, "demand").is_anomaly,
+            "default": detector.score(series, "demand").is_anomaly,
             "gated": gated.score(series, "demand").is_anomaly,
             "ungated": ungated.score(series, "demand").is_anomaly,
             "trailing z-score": zscore.is_anomaly}, scale.period

@@ -47,7 +47,10 @@ local level model was designed after the runs above, on the "dev" half of the ru
 other run in the order below), and fixed before the "test" half was scored: there a static
 Normal of the training rows and a local level filter that skips outlying points did worse,
 and re-arming helped the local level model only. Totals are given for both halves. Window 50
-(the z-score's and the forecaster's), first 400 rows, as above.
+(the z-score's and the forecaster's), first 400 rows, as above. "auto (default)" is the
+package's default (`model_choice`, added after everything above): per sensor, the local level
+model where the 400 training rows show a held level with Gaussian innovations, else the
+gated `bayesian_learned_scale`; its rule and both bounds were fixed before its first run.
 
 "--plain" runs the same methods under `nab_evaluation.py --plain`'s protocol (smoothing 1, the
 threshold fixed where the training part set it, no refractory period), for every method.
@@ -75,7 +78,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from cuttingedge.trainers.anomaly import alarms, baselines, evaluate, joint
+from cuttingedge.trainers.anomaly import alarms, baselines, evaluate, joint, model_choice
 from cuttingedge.trainers.anomaly.detector import DetectorConfig, fit_detector, refractory_of
 from cuttingedge.trainers.anomaly.series import SeriesError, from_arrays
 from nab_evaluation import FACTORS, PLAIN, fp_at_recall, shared_root  # this script's folder
@@ -88,7 +91,7 @@ METHODS = ("default (gated)", "ungated", "zscore")
 JOINT_METHODS = ("joint", "joint gated", "joint zscore")
 REFERENCE_METHODS = ("reference (gated)", "reference ungated", "zscore")
 LEVEL_METHODS = ("local level (re-armed)", "zscore (re-armed)", "deterministic (re-armed)",
-                 "local level", "zscore")
+                 "local level", "zscore", "auto (default)")
 CURVE_METHODS = LEVEL_METHODS[:3]  # their thresholds are scaled for the equal-recall table
 REFERENCE = "anomaly-free"
 REFERENCE_FRACTION = 0.999  # the whole recording trains (half fits, half early-stops)
@@ -161,9 +164,10 @@ def rearmed_flags(out, series, factor: float, refractory: int) -> np.ndarray:
     return alarms.suppress_repeats(exceeds, refractory, rearm=True)
 
 
-def score_local_level(values, stamps, name, args) -> tuple[dict, dict]:
+def score_local_level(values, stamps, name, args) -> tuple[dict, dict, str]:
     """Alarm flags of the local level model, the z-score and the deterministic forecaster,
-    re-armed (and the first two not), and the re-armed ones' flags at each threshold factor.
+    re-armed (and the first two not), and of the package default (`model_choice`: auto);
+    the re-armed ones' flags at each threshold factor; the model auto chose.
     """
     series = from_arrays(values, stamps, name=name)
     plain = PLAIN if args.plain else {}
@@ -183,7 +187,10 @@ def score_local_level(values, stamps, name, args) -> tuple[dict, dict]:
                                                 refractory)
     curves = {m: [rearmed_flags(out, series, f, refractory) for f in FACTORS]
               for m, out in scored.items()}
-    return flags, curves
+    auto = model_choice.fit_auto_detector({name: series}, DetectorConfig(
+        window=WINDOW, train_fraction=fraction, epochs=args.epochs, **plain))
+    flags["auto (default)"] = auto.score(series, name).is_anomaly
+    return flags, curves, auto.choices[name].model
 
 
 def score_joint(values: np.ndarray, args) -> dict[str, np.ndarray]:
@@ -205,7 +212,7 @@ def evaluate_run(frame: pd.DataFrame, args) -> dict:
     methods = method_names(args)
     flags = {m: np.zeros(len(frame), bool) for m in methods}
     curves = {m: [np.zeros(len(frame), bool) for _ in FACTORS] for m in CURVE_METHODS}
-    by_sensor, skipped = {}, {}
+    by_sensor, skipped, choices = {}, {}, {}
     if args.joint:
         flags = score_joint(frame[sensors].to_numpy(np.float64), args)
         sensors = []
@@ -214,7 +221,8 @@ def evaluate_run(frame: pd.DataFrame, args) -> dict:
             values = frame[sensor].to_numpy(np.float64)
             stamps = frame["datetime"].astype(str).to_numpy()
             if args.local_level:
-                found, sensor_curves = score_local_level(values, stamps, sensor, args)
+                found, sensor_curves, choices[sensor] = score_local_level(values, stamps,
+                                                                          sensor, args)
                 for method, at_factors in sensor_curves.items():
                     for kept, sensor_flags in zip(curves[method], at_factors):
                         kept |= sensor_flags
@@ -233,6 +241,7 @@ def evaluate_run(frame: pd.DataFrame, args) -> dict:
     curve_counts = {m: [dataclasses.astuple(evaluate.event_counts(f, windows, probation))
                         for f in curves[m]] for m in CURVE_METHODS} if args.local_level else {}
     return {"rows": len(frame), "windows": windows, "skipped_sensors": skipped,
+            "auto_choices": choices,
             "alarms_by_sensor": by_sensor, "curves": curve_counts,
             "methods": {m: {"counts": dataclasses.asdict(evaluate.event_counts(
                                 flags[m], windows, probation)),

@@ -163,6 +163,9 @@ def DetectAnomalies(
                 step_name = step
                 for name, choice in sorted(detector.choices.items()):
                     print(f"[anomaly] {name}: {choice.model} ({choice.reason})")
+                if tune_trials > 0 and detector.ladder is None:
+                    print("[anomaly] nothing tuned: every series chose the local level model, "
+                          "which has no ladder to search")
             else:
                 detector = fit_ladder(values, splits)
                 serving = export_detector(detector, serving_dir, value_column=value_column)
