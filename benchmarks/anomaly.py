@@ -20,10 +20,18 @@ SensorExampleGen writes it (built before timing). Then, each best of `--repeats`
 on the first 15%, window 100): "keras" is then its numpy batch filter (`LevelDetector.score`),
 and both signatures run the Kalman filter over each request's window in the graph.
 
+"--model auto" measures the package default when its series take different models: the
+series above (which `auto` gives to the ladder) beside a generated series of the same length
+that holds a level with Gaussian noise ("held_level", its mean and stddev those of the first
+series' first 15%; `auto` gives it the local level model), exported as one routed
+SavedModel (`model_choice.export_auto_detector`); every figure counts the points of both,
+and the batches mix them.
+
 Run from the repository root:
     .venv/bin/python benchmarks/anomaly.py [--series NAME] [--batch 1024] [--repeats 3]
-        [--model local_level]
-Writes benchmarks/results/anomaly.json (anomaly_local_level.json with --model local_level).
+        [--model local_level | auto]
+Writes benchmarks/results/anomaly.json (anomaly_local_level.json, anomaly_auto.json with
+--model).
 """
 
 from __future__ import annotations
@@ -44,7 +52,8 @@ from cuttingedge.trainers.anomaly.detector import DetectorConfig, fit_detector, 
 from cuttingedge.trainers.anomaly.export import example_of, export_detector
 from cuttingedge.trainers.anomaly.level_detector import (LevelConfig, export_level_detector,
                                                          fit_level_detector)
-from cuttingedge.trainers.anomaly.series import read_series
+from cuttingedge.trainers.anomaly.model_choice import export_auto_detector, fit_auto_detector
+from cuttingedge.trainers.anomaly.series import from_arrays, read_series
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
@@ -87,45 +96,62 @@ def main(argv=None) -> dict:
     parser.add_argument("--batch", type=int, default=1024)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--model", choices=("ladder", "local_level"), default="ladder",
-                        help="the ladder detector (default) or the local level detector")
+    parser.add_argument("--model", choices=("ladder", "local_level", "auto"), default="ladder",
+                        help="the ladder detector (default), the local level detector, or "
+                             "auto over this series and a generated held level")
     args = parser.parse_args(argv)
     import tensorflow as tf
 
     series = read_series(series_path(args.series))
+    named = {series.name: series}
     folder = pathlib.Path(tempfile.mkdtemp()) / "model"
     if args.model == "local_level":
-        detector = fit_level_detector({series.name: series}, LevelConfig())
+        detector = fit_level_detector(named, LevelConfig())
         path = export_level_detector(detector, folder)
+    elif args.model == "auto":
+        train = series.values[:int(0.15 * len(series))]
+        held = train.mean() + train.std() * np.random.default_rng(0).normal(size=len(series))
+        named["held_level"] = from_arrays(held, name="held_level")
+        detector = fit_auto_detector(named, DetectorConfig(epochs=args.epochs))
+        print("choices: " + ", ".join(f"{n}: {c.model}" for n, c in detector.choices.items()))
+        path = export_auto_detector(detector, folder)
     else:
         detector = fit_detector(series, DetectorConfig(epochs=args.epochs))
         path = export_detector(detector, folder)
-    raw_windows = windows_of(series.values, detector.config.window)
-    examples = [example_of(raw_windows[i], series.values[i], series.name)
-                for i in range(len(series))]
-    width = detector.config.window + 1  # horizon 1: the window, then the scored value
-    recent = np.concatenate([raw_windows, series.values[:, None]], axis=1).astype(np.float32)
-    assert recent.shape[1] == width
+    window = detector.config.window
+    examples, recent, names = [], [], []
+    for name, data in named.items():
+        raw_windows = windows_of(data.values, window)
+        examples += [example_of(raw_windows[i], data.values[i], name) for i in range(len(data))]
+        recent.append(np.concatenate([raw_windows, data.values[:, None]], axis=1))
+        names += [name] * len(data)
+    order = np.argsort(np.arange(len(names)) % len(series), kind="stable")  # series interleaved
+    examples = [examples[i] for i in order]
+    recent = np.concatenate(recent).astype(np.float32)[order]
+    names = np.array(names)[order]
+    assert recent.shape[1] == window + 1  # horizon 1: the window, then the scored value
     loaded = tf.saved_model.load(path)
     detect, serve = loaded.signatures["detect"], loaded.signatures["serving_default"]
     batches = [tf.constant(examples[i:i + args.batch]) for i in range(0, len(examples),
                                                                        args.batch)]
     window_batches = [(tf.constant(recent[i:i + args.batch]),
-                       tf.constant([series.name] * len(recent[i:i + args.batch])))
+                       tf.constant(names[i:i + args.batch]))
                       for i in range(0, len(recent), args.batch)]
     detect(examples=batches[0])
     serve(values=window_batches[0][0], series=window_batches[0][1])
-    n = len(series)
+    n = len(names)
     seconds = {
-        "keras": best_of(args.repeats, lambda: detector.score(series, series.name)),
+        "keras": best_of(args.repeats, lambda: [detector.score(data, name)
+                                                for name, data in named.items()]),
         "savedmodel": best_of(args.repeats, lambda: [detect(examples=b)["score"].numpy()
                                                      for b in batches]),
         "values": best_of(args.repeats, lambda: [serve(values=v, series=s)["score"].numpy()
                                                  for v, s in window_batches]),
         "beam": best_of(args.repeats, lambda: beam_job(path, examples, args.batch)),
     }
-    result = {"series": args.series, "points": n, "batch": args.batch,
-              "step": getattr(detector.config, "step", args.model),
+    result = {"series": list(named), "points": n, "batch": args.batch,
+              "step": "auto" if args.model == "auto" else getattr(detector.config, "step",
+                                                                  args.model),
               "window": detector.config.window,
               "seconds": seconds,
               "points_per_second": {k: n / v for k, v in seconds.items()},
@@ -134,7 +160,7 @@ def main(argv=None) -> dict:
                           "python": platform.python_version(), "tensorflow": tf.__version__},
               "date": time.strftime("%Y-%m-%d %H:%M:%S")}
     output = REPO / "benchmarks" / "results" / (
-        "anomaly_local_level.json" if args.model == "local_level" else "anomaly.json")
+        "anomaly.json" if args.model == "ladder" else f"anomaly_{args.model}.json")
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=1))
     baseline = result["points_per_second"]["keras"]  # the in-process library path
