@@ -21,7 +21,11 @@ local level model's standardised one-step innovations over the training part (af
 An excess kurtosis of 1 is that of a Student-t with 10 degrees of freedom: tails a little
 heavier than the Normal's, as real sensors have. A series with too few training values to
 tell (`level_detector.MIN_INNOVATIONS`) gets the ladder. No label is read: the choice is the
-model checking its own assumptions on normal data.
+model checking its own assumptions on normal data. One known miss: a sensor reported at a
+coarse resolution (a flow read to a dozen distinct values) has innovations piled on a few
+steps, whose kurtosis exceeds 1 though its noise is not heavy-tailed; such a sensor goes to
+the ladder even when it holds its level, and `--model local_level` is the way to give it the
+local level model.
 
 `fit_auto_detector` fits a local level model on every series (cheap: two scales each), then
 fits one pooled ladder forecaster on the series that need it, if any. `AutoDetector.score`
