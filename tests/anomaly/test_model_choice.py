@@ -54,7 +54,8 @@ def test_the_rule_checks_a_held_level_and_gaussian_noise_and_says_why():
         drifting.reason
     spiky = model_choice.choose(_scale(innovation_kurtosis=4.0), "learned_scale")
     assert spiky.model == "learned_scale" and "heavy-tailed" in spiky.reason
-    assert "too few" in model_choice.choose(_scale(innovation_kurtosis=float("nan"))).reason
+    unknown = model_choice.choose(_scale(innovation_kurtosis=float("nan")))
+    assert "no noise to check" in unknown.reason
     looser = model_choice.ChoiceConfig(max_kurtosis=5.0)
     assert model_choice.choose(_scale(innovation_kurtosis=4.0), config=looser).local_level
     with pytest.raises(ValueError, match="max_drift_ratio"):
@@ -243,3 +244,24 @@ def test_the_pipeline_routes_each_series_to_its_choice_and_pushes(tmp_path):
         series=tf.constant(["held.csv", "spiky.csv"]))
     assert out["is_anomaly"].numpy().tolist()[0]
     assert out["mean"].numpy()[0] > series["held"][2400:2451].mean() + 2.0  # the held level
+
+
+def test_a_series_the_local_level_model_cannot_take_goes_to_the_ladder(tmp_path):
+    from cuttingedge.trainers.anomaly.series import SeriesError
+
+    held = _series(1000)["held"]
+    constant = np.full(1000, 7.0)
+    detector = model_choice.fit_auto_detector({"held": held, "constant": constant}, CONFIG)
+    assert detector.choices["constant"].model == "learned_scale"
+    assert "no noise to check" in detector.choices["constant"].reason
+    path = model_choice.export_auto_detector(detector, tmp_path / "auto")
+    out = tf.saved_model.load(path).signatures["serving_default"](
+        values=tf.constant(np.stack([_rows(held, [900])[0], np.full(WINDOW + 1, 7.0)]),
+                           tf.float32), series=tf.constant(["held", "constant"]))
+    assert out["is_anomaly"].numpy().tolist() == [False, False]
+    unobserved = np.r_[np.full(400, np.nan), held[400:]]  # nothing observed while training
+    with pytest.raises(SeriesError, match="no numeric value"):  # the ladder's own check
+        model_choice.fit_auto_detector({"held": held, "blind": unobserved}, CONFIG)
+    only_level = model_choice.fit_auto_detector({"blind": unobserved[:600]}, dataclasses.replace(
+        CONFIG, train_fraction=0.9))  # enough observed rows once the share is raised
+    assert only_level.choices["blind"].local_level

@@ -27,8 +27,10 @@ steps, whose kurtosis exceeds 1 though its noise is not heavy-tailed; such a sen
 the ladder even when it holds its level, and `--model local_level` is the way to give it the
 local level model.
 
-`fit_auto_detector` fits a local level model on every series (cheap: two scales each), then
-fits one pooled ladder forecaster on the series that need it, if any. `AutoDetector.score`
+`fit_auto_detector` fits a local level model on every series (cheap: two scales each; a
+series whose training part cannot take one, with fewer than 3 observed values, goes to the
+ladder, whose own checks then name what is wrong), then fits one pooled ladder forecaster
+on the series that need it, if any. `AutoDetector.score`
 scores a series with its chosen model. `export_auto_detector` writes the chosen model's
 SavedModel when all series chose the same one (`level_detector.export_level_detector` or
 `export.export_detector`), and otherwise one SavedModel holding both, which routes each
@@ -116,8 +118,8 @@ def choose(scale: level_detector.LevelScale, ladder_step: str = "bayesian_learne
     """
     ratio, kurtosis = scale.drift_ratio, scale.innovation_kurtosis
     if math.isnan(kurtosis):
-        reason = (f"too few training values to check the noise (fewer than "
-                  f"{level_detector.MIN_INNOVATIONS} innovations with spread)")
+        reason = (f"no noise to check: fewer than {level_detector.MIN_INNOVATIONS} training "
+                  f"innovations with spread (a constant or nearly empty training part)")
     elif ratio > config.max_drift_ratio:
         reason = (f"does not hold a level: drift {ratio:.3g} of the noise > "
                   f"{config.max_drift_ratio:g}")
@@ -218,8 +220,17 @@ def fit_auto_detector(values, config: DetectorConfig = DetectorConfig(),
                          f"{config.horizon}; pass a ladder step as the model to forecast "
                          f"further ahead.")
     named = dict(values) if isinstance(values, Mapping) else {DEFAULT_SERIES: values}
-    level = level_detector.fit_level_detector(named, level_config_of(config), splits)
-    choices = {name: choose(level.scales[name], config.step, choice) for name in named}
+    level_config, scales, choices = level_config_of(config), {}, {}
+    for name, series in named.items():
+        try:  # one series at a time: one that cannot take the model still gets the ladder
+            fitted = level_detector.fit_level_detector({name: series}, level_config, splits)
+        except ValueError as error:
+            choices[name] = Choice(config.step, f"no local level model: {error}", math.nan,
+                                   math.nan)
+            continue
+        scales[name] = fitted.scales[name]
+        choices[name] = choose(scales[name], config.step, choice)
+    level = level_detector.LevelDetector(level_config, scales)
     needing = {name: named[name] for name, c in choices.items() if not c.local_level}
     ladder = None
     if needing:
@@ -267,12 +278,14 @@ def _export_routed(detector: AutoDetector, path: str, value_column: str) -> None
     level_score = level_detector.scoring_fn(detector.level)
     ladder_score = export.scoring_fn(ladder, ladder.config.samples)
     names, use_level = _routes(detector)
-    placeholder = sorted(ladder.scales)[0]
+    on_ladder, on_level = sorted(ladder.scales)[0], sorted(detector.level.scales)[0]
 
     def routed(past, point, series, observed, finite):
+        # Unknown series fail here; each model then sees only names it knows.
         pick = tf.gather(tf.constant(use_level), export._series_index(series, names))
-        ladder_series = tf.where(pick, tf.constant(placeholder), series)
-        level_out = level_score(past, point, series, observed)
+        ladder_series = tf.where(pick, tf.constant(on_ladder), series)
+        level_series = tf.where(pick, series, tf.constant(on_level))
+        level_out = level_score(past, point, level_series, observed)
         clean = tf.where(tf.math.is_finite(past), past, tf.zeros_like(past))
         ladder_out = ladder_score(clean, tf.where(tf.math.is_finite(point), point, 0.0),
                                   ladder_series, tf.logical_and(observed, finite))
