@@ -73,8 +73,11 @@ def _report_one(directory, item, detector, config):
                          name=item.name)
     scored = detector.score(series, item.name)
     stem = os.path.splitext(item.name)[0]
+    chosen = getattr(detector, "choices", {}).get(item.name)
     paths = report.write_report(directory, series, scored, prefix=f"{stem}_",
-                                gap=detector.config.window)
+                                gap=detector.config.window,
+                                model=f"{chosen.model} (auto: {chosen.reason})" if chosen
+                                else "")
     start = item.split_sizes.get("train", 0)
     later = scored.exceeds[start + item.split_sizes.get("eval", 0):]
     finite = bool(np.isfinite(scored.mean).all() and np.isfinite(scored.stddev).all())

@@ -181,8 +181,11 @@ def test_detect_chooses_by_default_and_says_why(tmp_path):
     series = _series()
     _write_csv(tmp_path / "held.csv", series["held"])
     _write_csv(tmp_path / "spiky.csv", series["spiky"])
-    held = detect_file(tmp_path / "held.csv", tmp_path / "held_scores.csv", train_fraction=0.4)
+    held = detect_file(tmp_path / "held.csv", tmp_path / "held_scores.csv", train_fraction=0.4,
+                       report_dir=tmp_path / "report")
     assert held.model == "local_level" and "holds a level" in held.choice
+    windows = json.load(open(held.report["windows"]))
+    assert windows["model"].startswith("local_level (auto: holds a level")
     assert "(auto: holds a level" in held.line() and "no window, no gate" in held.line()
     spiky = detect_file(tmp_path / "spiky.csv", tmp_path / "spiky_scores.csv",
                         train_fraction=0.4, window=WINDOW, epochs=2)
@@ -231,6 +234,9 @@ def test_the_pipeline_routes_each_series_to_its_choice_and_pushes(tmp_path):
     run_pipeline(anomaly.create_pipeline(config))
     summary = json.load(open(os.path.join(layout.reports(anomaly.NAME), "summary.json")))
     assert summary["blessed"] and summary["step"] == "auto"
+    report = layout.reports(anomaly.NAME)
+    assert json.load(open(os.path.join(report, "spiky_windows.json")))["model"].startswith(
+        "bayesian_learned_scale (auto: heavy-tailed")
     assert summary["series"]["held.csv"]["scale"]["model"] == "local_level"
     assert summary["series"]["spiky.csv"]["scale"]["model"] == "bayesian_learned_scale"
     held_alarms = summary["series"]["held.csv"]["alarm_rows"]

@@ -143,7 +143,9 @@ def detect_file(input_csv, output_csv, model: str = AUTO,
         detector, choice = fit_detector(series, config), None
     scored = detector.score(series, series.name)
     _write(series, scored, output_csv, extra_columns, parquet)
-    paths = report.write_report(report_dir, series, scored) if report_dir else {}
+    described = f"{choice.model} (auto: {choice.reason})" if choice else config.step
+    paths = report.write_report(report_dir, series, scored,
+                                model=described) if report_dir else {}
     scale = detector.scales[series.name]
     level = choice is not None and choice.local_level
     return DetectSummary(str(input_csv), str(output_csv), choice.model if choice else config.step,

@@ -149,15 +149,21 @@ def plot_series(path, series: Series, scored: ScoredSeries, labelled=None,
 
 
 def write_report(directory, series: Series, scored: ScoredSeries, labelled=None,
-                 prefix: str = "", gap: int = 1) -> dict[str, str]:
-    """Writes <prefix>scores.csv, .parquet, windows.json and plot.png; returns their paths."""
+                 prefix: str = "", gap: int = 1, model: str = "") -> dict[str, str]:
+    """Writes <prefix>scores.csv, .parquet, windows.json and plot.png; returns their paths.
+
+    `model` (the model that scored the series, and why it was chosen) goes into the
+    windows JSON and the plot's title.
+    """
     os.makedirs(directory, exist_ok=True)
     paths = {kind: os.path.join(directory, f"{prefix}{name}") for kind, name in
              (("csv", "scores.csv"), ("parquet", "scores.parquet"),
               ("windows", "windows.json"), ("plot", "plot.png"))}
     write_scores(scores_frame(series, scored), paths["csv"], paths["parquet"])
     with open(paths["windows"], "w") as handle:
-        json.dump({"series": series.name, "threshold": scored.threshold,
+        json.dump({"series": series.name, **({"model": model} if model else {}),
+                   "threshold": scored.threshold,
                    "windows": merged_windows(series, scored, gap)}, handle, indent=1)
-    plot_series(paths["plot"], series, scored, labelled)
+    plot_series(paths["plot"], series, scored, labelled,
+                title=f"{series.name}: {model}" if model else "")
     return paths
