@@ -52,7 +52,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -240,12 +239,6 @@ def fit_auto_detector(values, config: DetectorConfig = DetectorConfig(),
     return AutoDetector(level, ladder, choices)
 
 
-def _routes(detector: AutoDetector):
-    """(names, use_level [len(names)] bool) over every series, sorted."""
-    names = sorted(detector.choices)
-    return names, np.array([detector.choices[n].local_level for n in names])
-
-
 def export_auto_detector(detector: AutoDetector, path, value_column: str = "value") -> str:
     """Writes the SavedModel (module docstring) to `path`; returns the path."""
     from cuttingedge.trainers.anomaly import export
@@ -257,12 +250,10 @@ def export_auto_detector(detector: AutoDetector, path, value_column: str = "valu
         export.export_detector(detector.ladder, path, value_column=value_column)
     else:
         _export_routed(detector, path, value_column)
-    target = os.path.join(path, "assets.extra", export.CONSTANTS_FILE)
-    with open(target) as handle:
-        constants = json.load(handle)
-    constants.update(model=AUTO, choices={n: dataclasses.asdict(c)
-                                          for n, c in detector.choices.items()})
-    export.write_constants(path, constants)
+    export.write_constants(path, {  # in place of the one model's own constants
+        "model": AUTO, "config": dataclasses.asdict(detector.config),
+        "series": {name: scale.as_dict() for name, scale in detector.scales.items()},
+        "choices": {name: dataclasses.asdict(c) for name, c in detector.choices.items()}})
     return path
 
 
@@ -277,7 +268,8 @@ def _export_routed(detector: AutoDetector, path: str, value_column: str) -> None
     window = int(ladder.config.window)
     level_score = level_detector.scoring_fn(detector.level)
     ladder_score = export.scoring_fn(ladder, ladder.config.samples)
-    names, use_level = _routes(detector)
+    names = sorted(detector.choices)
+    use_level = np.array([detector.choices[n].local_level for n in names])
     on_ladder, on_level = sorted(ladder.scales)[0], sorted(detector.level.scales)[0]
 
     def routed(past, point, series, observed, finite):
@@ -310,6 +302,3 @@ def _export_routed(detector: AutoDetector, path: str, value_column: str) -> None
         function.get_concrete_function()
         archive.add_endpoint(name, function)
     archive.write_out(path, verbose=False)
-    export.write_constants(path, {
-        "config": dataclasses.asdict(ladder.config),
-        "series": {name: scale.as_dict() for name, scale in detector.scales.items()}})
