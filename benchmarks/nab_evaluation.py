@@ -53,7 +53,10 @@ the models, and reproduces the plain trailing z-score the task text quotes (abou
 
 Run from the repository root:
     .venv/bin/python benchmarks/nab_evaluation.py [--epochs 40] [--methods a,b] [--series x,y]
-        [--plain]
+        [--plain] [--nab-root NAB --series all]
+`--nab-root` takes any NAB layout, e.g. a clone of numenta/NAB, to score its other series
+under the same protocol (`--series all --methods auto,zscore`: the default against the
+z-score on every labelled series there).
 Writes benchmarks/results/nab_evaluation.json and .png (nab_evaluation_plain.* with
 --plain). The shared data root is ../shared/data beside the repository, or
 $CUTTINGEDGE_SHARED_DATA.
@@ -93,6 +96,33 @@ PLAIN = {"smoothing": 1, "adaptive": False, "refractory": 0, "refractory_fractio
 def shared_root() -> pathlib.Path:
     return pathlib.Path(os.environ.get("CUTTINGEDGE_SHARED_DATA",
                                        REPO.parent / "shared" / "data"))
+
+
+def series_paths(root: pathlib.Path, names: str, parser) -> dict[str, pathlib.Path]:
+    """Series name -> CSV under a NAB layout root (data/<category>/<file>.csv).
+
+    A name is a file stem ("nyc_taxi") or a labels key ("realKnownCause/nyc_taxi.csv");
+    "all" is every series the labels file has windows for and data/ holds.
+    """
+    labels = root / "labels" / "combined_windows.json"
+    if not labels.exists():
+        parser.error(f"{labels} not found: --nab-root must be a NAB layout "
+                     "(data/<category>/<file>.csv and labels/combined_windows.json)")
+    if names == "all":
+        keys = json.loads(labels.read_text())
+        found = [root / "data" / key for key in sorted(keys) if (root / "data" / key).exists()]
+    else:
+        found = []
+        for name in names.split(","):
+            file = name if name.endswith(".csv") else f"{name}.csv"
+            matches = sorted((root / "data").glob(file if "/" in file else f"*/{file}"))
+            if not matches:
+                parser.error(f"--series {name!r}: no {file} under {root / 'data'}")
+            found.append(matches[0])
+    if not found:
+        parser.error(f"--series {names!r}: no series under {root / 'data'} has windows in "
+                     f"{labels}")
+    return {path.stem: path for path in found}
 
 
 def detector_overrides(items, parser) -> dict:
@@ -253,7 +283,14 @@ def main(argv=None) -> dict:
         help="ladder steps, ladder steps with the z-score alarm gate (STEP+zscore), "
              "baselines (zscore, sts, local_level, zscore_rearmed) and auto (the package "
              "default); default: all of them")
-    parser.add_argument("--series", default=",".join(SERIES))
+    parser.add_argument("--series", default=",".join(SERIES),
+                        help="comma-separated file stems or labels keys (realKnownCause/"
+                             "nyc_taxi.csv) under --nab-root, or all: every series with "
+                             "windows; default: the five realKnownCause series here")
+    parser.add_argument("--nab-root", type=pathlib.Path, default=None,
+                        help="a NAB layout (data/<category>/<file>.csv, labels/"
+                             "combined_windows.json), e.g. a clone of numenta/NAB; default: "
+                             "the shared data's nab folder")
     parser.add_argument("--plain", action="store_true",
                         help="every method under the plain protocol (module docstring): "
                              "smoothing 1, fixed threshold, no refractory period")
@@ -271,19 +308,22 @@ def main(argv=None) -> dict:
     args.baseline = baselines.BaselineConfig(**(PLAIN if args.plain else {}))
     args.output = args.output or str(RESULTS / ("nab_evaluation_plain.json" if args.plain
                                                 else "nab_evaluation.json"))
-    root = shared_root() / "nab"
-    methods, names = args.methods.split(","), args.series.split(",")
+    root = args.nab_root or shared_root() / "nab"
+    methods = args.methods.split(",")
+    paths = {} if args.recompute else series_paths(root, args.series, parser)
+    names = list(paths) or [pathlib.Path(n).stem for n in args.series.split(",")]
     per_method = {m: {} for m in methods}
     seconds = {m: 0.0 for m in methods}
     if args.recompute:
         earlier = json.loads(pathlib.Path(args.recompute).read_text())
         per_method = {m: earlier["per_series"][m] for m in methods}
         seconds = {m: earlier["methods"][m]["seconds"] for m in methods}
-        names = [n for n in earlier["series"] if n in names]
+        names = [n for n in earlier["series"] if args.series == "all" or n in names]
     for name in ([] if args.recompute else names):
-        series = read_series(root / "data" / "realKnownCause" / f"{name}.csv")
+        series = read_series(paths[name])
         windows = evaluate.window_indices(series.timestamps, evaluate.load_windows(
-            root / "labels" / "combined_windows.json", f"{name}.csv"))
+            root / "labels" / "combined_windows.json",
+            f"{paths[name].parent.name}/{paths[name].name}"))
         for method in methods:
             out, took = run_method(method, series, args)
             seconds[method] += took
@@ -310,7 +350,8 @@ def main(argv=None) -> dict:
     candidates = [m for m in methods
                   if m.partition(GATED)[0] in prob.LADDER and
                   m.partition(GATED)[0] != "deterministic"]
-    loso = leave_one_series_out(per_method, candidates, names) if candidates else None
+    loso = leave_one_series_out(per_method, candidates, names) \
+        if candidates and len(names) > 1 else None
     result = {"protocol": __doc__, "methods": table, "per_series": per_method,
               "equal_recall": comparison, "leave_one_series_out": loso, "series": names,
               "dev_series": DEV,

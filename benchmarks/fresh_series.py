@@ -1,0 +1,192 @@
+"""The anomaly defaults on real series that no part of the package was designed on.
+
+Every series of `../shared/data` (NAB, SKAB, C-MAPSS) was looked at while the detector, its
+gate and the `auto` rule were designed. This script scores two real recordings that were
+not: the two anomaly detection series that aeon 1.3.0 (BSD-3-Clause) ships inside its wheel,
+fetched from the package index with `pip download aeon==1.3.0 --no-deps` (about 7 MB, kept
+in --cache) and read from the wheel, not installed:
+
+  InternalBleeding16  UCR Time Series Anomaly Archive (KDD Cup 2021), series 135: 7,501
+                      values of a physiological signal (a beat every ~180 values),
+                      the first 1,200 anomaly-free, one labelled
+                      anomaly of 12 values (rows 4,187-4,198).
+  Daphnet S06R02      Daphnet Freezing of Gait (UCI, CC BY 4.0), subject 6, run 2: 7,040
+                      rows of 9 accelerometer channels (ankle, thigh, trunk; 64 Hz) of a
+                      Parkinson's patient walking, with no freezing episode labelled, so
+                      every alarm is false.
+
+Protocols (fixed, with every default, before this script first ran):
+  * InternalBleeding16 goes through `nab_evaluation.py --nab-root`, written here as a NAB
+    layout: timestamps one second apart from 2020-01-01, and one NAB window, centred on
+    the labelled anomaly and 10% of the series long (750 rows), as NAB draws its windows.
+    NAB's rules: the first 15% is not scored, a window counts as detected when a flag falls
+    inside it, each run of flags outside is a false positive. Run under both protocols
+    (post-processed and --plain), methods auto (the package default), the gated ladder
+    (bayesian_learned_scale+zscore), the trailing z-score and the local level model.
+  * Daphnet: each channel is a series of its own, trained and calibrated label-free on
+    its first 15% with `cuttingedge detect`'s defaults (window 100, 40 epochs,
+    1e-4 alarms per point) and scored on the rest; an alarm episode is one false positive.
+    Methods as `normal_operation.py`'s. Walking, turning and standing are all normal
+    here, so this measures how often each method mistakes a change of activity for a
+    fault.
+
+Two series are little evidence, and a blood pressure trace and a gait recording are not
+machines; the figures are reported as they came, whatever they show.
+
+Run from the repository root:
+    .venv/bin/python benchmarks/fresh_series.py [--cache DIR] [--epochs 40]
+Writes benchmarks/results/fresh_series.json (with the two nab_evaluation runs beside it:
+fresh_ucr.json, fresh_ucr_plain.json and their PNGs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import io
+import json
+import os
+import pathlib
+import platform
+import subprocess
+import sys
+import time
+import zipfile
+
+import numpy as np
+
+import nab_evaluation
+from cuttingedge.trainers.anomaly import baselines, evaluate, model_choice
+from cuttingedge.trainers.anomaly.detector import DetectorConfig, fit_detector
+from cuttingedge.trainers.anomaly.series import from_arrays
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+RESULTS = REPO / "benchmarks" / "results"
+AEON = "aeon==1.3.0"
+UCR_MEMBER = ("aeon/datasets/data/KDD-TSAD_135/"
+              "135_UCR_Anomaly_InternalBleeding16_TEST.csv")
+DAPHNET_MEMBER = "aeon/datasets/data/Daphnet_S06R02E0/S06R02E0.csv"
+UCR_NAME = "InternalBleeding16"
+UCR_METHODS = ("auto", "bayesian_learned_scale+zscore", "zscore", "local_level")
+METHODS = ("auto (default)", "gated ladder", "local level", "trailing z-score")
+TRAIN_FRACTION = 0.15
+
+
+def fetch_wheel(cache: pathlib.Path) -> pathlib.Path:
+    """aeon's wheel from the package index (cached); raises with the command on failure."""
+    cache.mkdir(parents=True, exist_ok=True)
+    wheels = sorted(cache.glob("aeon-1.3.0-*.whl"))
+    if not wheels:
+        command = [sys.executable, "-m", "pip", "download", AEON, "--no-deps", "--quiet",
+                   "-d", str(cache)]
+        done = subprocess.run(command, capture_output=True, text=True)
+        wheels = sorted(cache.glob("aeon-1.3.0-*.whl"))
+        if done.returncode or not wheels:
+            raise SystemExit(f"could not fetch {AEON} ({' '.join(command)}): "
+                             f"{done.stderr.strip()[-500:]}")
+    return wheels[0]
+
+
+def read_member(wheel: pathlib.Path, member: str) -> list[dict]:
+    with zipfile.ZipFile(wheel) as archive:
+        return list(csv.DictReader(io.TextIOWrapper(archive.open(member), "utf-8")))
+
+
+def write_ucr_layout(rows: list[dict], root: pathlib.Path) -> dict:
+    """InternalBleeding16 as a NAB layout under root; returns its labelled rows and window."""
+    labelled = [i for i, row in enumerate(rows) if row["is_anomaly"] == "1"]
+    start = datetime.datetime(2020, 1, 1)
+    stamp = [(start + datetime.timedelta(seconds=i)).strftime("%Y-%m-%d %H:%M:%S")
+             for i in range(len(rows))]
+    (root / "data" / "ucr").mkdir(parents=True, exist_ok=True)
+    (root / "labels").mkdir(parents=True, exist_ok=True)
+    with open(root / "data" / "ucr" / f"{UCR_NAME}.csv", "w") as handle:
+        handle.write("timestamp,value\n")
+        handle.writelines(f"{t},{row['value']}\n" for t, row in zip(stamp, rows))
+    centre, half = (labelled[0] + labelled[-1]) // 2, len(rows) // 20  # 10% of the series
+    first, last = max(centre - half, 0), min(centre + half, len(rows) - 1)
+    windows = {f"ucr/{UCR_NAME}.csv": [[stamp[first] + ".000000", stamp[last] + ".000000"]]}
+    (root / "labels" / "combined_windows.json").write_text(json.dumps(windows, indent=1))
+    return {"rows": len(rows), "labelled_rows": [labelled[0], labelled[-1]],
+            "window_rows": [first, last]}
+
+
+def daphnet_false_positives(rows: list[dict], epochs: int) -> dict:
+    """Per channel: false-positive episodes of each method, and the model auto chose."""
+    channels = [c for c in rows[0] if c not in ("timestamp", "is_anomaly")]
+    if any(row["is_anomaly"] != "0" for row in rows):
+        raise SystemExit("the Daphnet run is expected to hold no labelled freezing episode")
+    config = DetectorConfig(train_fraction=TRAIN_FRACTION, epochs=epochs)
+    out = {}
+    for channel in channels:
+        series = from_arrays(np.array([float(row[channel]) for row in rows]), name=channel)
+        auto = model_choice.fit_auto_detector({channel: series}, config)
+        flags = {
+            "auto (default)": auto.score(series, channel).is_anomaly,
+            "gated ladder": fit_detector(series, config).score(series, channel).is_anomaly,
+            "local level": baselines.local_level_baseline(series, baselines.BaselineConfig(
+                train_fraction=TRAIN_FRACTION, rearm=True)).is_anomaly,
+            "trailing z-score": baselines.zscore_baseline(series, baselines.BaselineConfig(
+                train_fraction=TRAIN_FRACTION)).is_anomaly}
+        out[channel] = {"auto_choice": str(auto.choices[channel]),
+                        **{m: evaluate.event_counts(f, [], TRAIN_FRACTION).false_positives
+                           for m, f in flags.items()}}
+        print(f"[fresh] daphnet {channel} ({auto.choices[channel].model}): " + ", ".join(
+            f"{m} {out[channel][m]}" for m in METHODS), flush=True)
+    return out
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=pathlib.Path,
+                        default=pathlib.Path(os.environ.get("TMPDIR", "/tmp"))
+                        / "cuttingedge-fresh-series",
+                        help="where aeon's wheel and the NAB layout are kept")
+    parser.add_argument("--epochs", type=int, default=DetectorConfig.epochs)
+    parser.add_argument("--output", default=str(RESULTS / "fresh_series.json"))
+    args = parser.parse_args(argv)
+    if args.epochs < 1:
+        parser.error("--epochs must be >= 1")
+    start = time.monotonic()
+    wheel = fetch_wheel(args.cache)
+    output = pathlib.Path(args.output)
+    ucr = write_ucr_layout(read_member(wheel, UCR_MEMBER), args.cache / "nab")
+    runs = {}
+    for plain in (False, True):
+        name = "fresh_ucr_plain.json" if plain else "fresh_ucr.json"
+        run = nab_evaluation.main(
+            ["--nab-root", str(args.cache / "nab"), "--series", "all", "--epochs",
+             str(args.epochs), "--methods", ",".join(UCR_METHODS),
+             "--output", str(output.parent / name)] + (["--plain"] if plain else []))
+        runs["plain" if plain else "post_processed"] = {
+            m: {k: run["methods"][m]["all"][k] for k in
+                ("true_positives", "false_negatives", "false_positives", "f1",
+                 "nab_standard")} for m in UCR_METHODS}
+    daphnet_rows = read_member(wheel, DAPHNET_MEMBER)
+    daphnet = daphnet_false_positives(daphnet_rows, args.epochs)
+    totals = {m: sum(row[m] for row in daphnet.values()) for m in METHODS}
+    result = {"protocol": __doc__, "source": f"{AEON} wheel ({wheel.name})",
+              "internal_bleeding_16": {**ucr, **runs},
+              "daphnet_s06r02": {"false_positives": totals, "per_channel": daphnet,
+                                 "rows": len(daphnet_rows),
+                                 "scored_points": len(daphnet) * (len(daphnet_rows) - int(
+                                     TRAIN_FRACTION * len(daphnet_rows)))},
+              "seconds": time.monotonic() - start,
+              "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+              "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=1, default=float))
+    for protocol, table in runs.items():
+        print(f"InternalBleeding16, {protocol}: " + "; ".join(
+            f"{m} {r['true_positives']}/{r['false_negatives']}/{r['false_positives']} "
+            f"F1 {r['f1']:.3f}" for m, r in table.items()))
+    baseline = totals["trailing z-score"]
+    print("Daphnet S06R02 false positives: " + ", ".join(
+        f"{m} {n}" + (f" (x{n / baseline:.2f} of the z-score's)" if baseline else "")
+        for m, n in totals.items()))
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main() and 0)
