@@ -724,6 +724,22 @@ def _quiet_libraries() -> None:
     warnings.filterwarnings("ignore", category=UserWarning, module="keras")
 
 
+# Errors that mean the user must change something (printed as one line, exit status 2), by
+# module, so that a command does not import Beam and TFX only to name their errors: an error
+# of a module the command never loaded cannot have been raised.
+_USER_ERRORS = (("cuttingedge.components.contract", "DataContractError"),
+                ("cuttingedge.components.deadletter", "TooManyRejected"),
+                ("cuttingedge.components.serving.client", "PredictError"),
+                ("cuttingedge.pipelines.runner", "PipelineBusyError"))
+
+
+def _is_user_error(err: BaseException) -> bool:
+    if isinstance(err, (UsageError, ValueError, FileNotFoundError)):
+        return True
+    loaded = (getattr(sys.modules.get(module), name, None) for module, name in _USER_ERRORS)
+    return any(kind is not None and isinstance(err, kind) for kind in loaded)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `cuttingedge` console command."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -733,15 +749,11 @@ def main(argv: list[str] | None = None) -> int:
         argv, extra = argv[:cut], argv[cut + 1:]
     args = build_parser().parse_args(argv)
     _quiet_libraries()
-    from cuttingedge.components.contract import DataContractError
-    from cuttingedge.components.deadletter import TooManyRejected
-    from cuttingedge.components.serving.client import PredictError
-    from cuttingedge.pipelines.runner import PipelineBusyError
-
     try:
         return args.handler(args, extra)
-    except (UsageError, ValueError, FileNotFoundError, DataContractError, TooManyRejected,
-            PredictError, PipelineBusyError) as err:
+    except Exception as err:
+        if not _is_user_error(err):
+            raise
         print(f"cuttingedge {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

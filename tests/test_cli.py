@@ -160,3 +160,34 @@ def test_ingest_clicks_grouping_and_beam_options_reach_the_pipeline(tmp_path, mo
     assert tuple(pipeline.beam_pipeline_args) == FLINK  # passed through unchanged
     with pytest.raises(SystemExit):
         cli.main(["ingest", "clicks", "--input", str(log), "--grouping", "sorted"])
+
+
+def test_errors_of_every_layer_are_one_line_errors():
+    from cuttingedge.components.contract import DataContractError
+    from cuttingedge.components.deadletter import TooManyRejected
+    from cuttingedge.components.serving.client import PredictError
+    from cuttingedge.pipelines import cli
+    from cuttingedge.pipelines.runner import PipelineBusyError
+
+    for kind in (DataContractError, TooManyRejected, PredictError, PipelineBusyError):
+        assert cli._is_user_error(kind.__new__(kind)), kind
+    assert cli._is_user_error(FileNotFoundError("x")) and cli._is_user_error(ValueError("x"))
+    assert not cli._is_user_error(RuntimeError("a bug: a traceback, not a one-line error"))
+
+
+def test_detect_starts_without_the_pipeline_stack(tmp_path):
+    """`detect` scores a file without importing Beam or TFX (seconds of start-up)."""
+    series = tmp_path / "s.csv"
+    series.write_text("timestamp,value\n" + "".join(
+        f"2024-01-01 00:{i // 60:02d}:{i % 60:02d},{10 + (i * 7919 % 13) / 13}\n"
+        for i in range(400)))
+    code = ("import sys; from cuttingedge.pipelines.cli import main; "
+            f"status = main(['detect', '--input', {str(series)!r}, '--output', "
+            f"{str(tmp_path / 'o.csv')!r}, '--model', 'local_level']); "
+            "print('LOADED', sorted(m for m in ('apache_beam', 'tfx') if m in sys.modules)); "
+            "sys.exit(status)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "LOADED []" in done.stdout
+    assert (tmp_path / "o.csv").read_text().count("\n") == 401
