@@ -27,11 +27,15 @@ series' first 15%; `auto` gives it the local level model), exported as one route
 SavedModel (`model_choice.export_auto_detector`); every figure counts the points of both,
 and the batches mix them.
 
+"--ensemble N" measures a ladder ensemble of N members (`DetectorConfig.ensemble`) and,
+in the same run, one model fitted with the same settings through `serving_default`, for
+the ratio of their rates.
+
 Run from the repository root:
     .venv/bin/python benchmarks/anomaly.py [--series NAME] [--batch 1024] [--repeats 3]
-        [--model local_level | auto]
+        [--model local_level | auto] [--ensemble 5]
 Writes benchmarks/results/anomaly.json (anomaly_local_level.json, anomaly_auto.json with
---model).
+--model, anomaly_ensemble5.json with --ensemble 5).
 """
 
 from __future__ import annotations
@@ -99,7 +103,11 @@ def main(argv=None) -> dict:
     parser.add_argument("--model", choices=("ladder", "local_level", "auto"), default="ladder",
                         help="the ladder detector (default), the local level detector, or "
                              "auto over this series and a generated held level")
+    parser.add_argument("--ensemble", type=int, default=1,
+                        help="ladder models served as one (the ladder model only)")
     args = parser.parse_args(argv)
+    if args.ensemble < 1 or (args.ensemble > 1 and args.model != "ladder"):
+        parser.error("--ensemble must be >= 1, and above 1 only with the ladder model")
     import tensorflow as tf
 
     series = read_series(series_path(args.series))
@@ -116,7 +124,8 @@ def main(argv=None) -> dict:
         print("choices: " + ", ".join(f"{n}: {c.model}" for n, c in detector.choices.items()))
         path = export_auto_detector(detector, folder)
     else:
-        detector = fit_detector(series, DetectorConfig(epochs=args.epochs))
+        detector = fit_detector(series, DetectorConfig(epochs=args.epochs,
+                                                       ensemble=args.ensemble))
         path = export_detector(detector, folder)
     window = detector.config.window
     examples, recent, names = [], [], []
@@ -149,7 +158,18 @@ def main(argv=None) -> dict:
                                                  for v, s in window_batches]),
         "beam": best_of(args.repeats, lambda: beam_job(path, examples, args.batch)),
     }
+    single = {}
+    if args.ensemble > 1:  # one model, same settings, through serving_default
+        one = fit_detector(series, DetectorConfig(epochs=args.epochs))
+        one_serve = tf.saved_model.load(export_detector(
+            one, folder.parent / "single")).signatures["serving_default"]
+        one_serve(values=window_batches[0][0], series=window_batches[0][1])
+        single_seconds = best_of(args.repeats, lambda: [
+            one_serve(values=v, series=s)["score"].numpy() for v, s in window_batches])
+        single = {"single_model_values_points_per_second": n / single_seconds,
+                  "ratio_to_single_model_values": single_seconds / seconds["values"]}
     result = {"series": list(named), "points": n, "batch": args.batch,
+              "ensemble": args.ensemble, **single,
               "step": "auto" if args.model == "auto" else getattr(detector.config, "step",
                                                                   args.model),
               "window": detector.config.window,
@@ -160,13 +180,18 @@ def main(argv=None) -> dict:
                           "python": platform.python_version(), "tensorflow": tf.__version__},
               "date": time.strftime("%Y-%m-%d %H:%M:%S")}
     output = REPO / "benchmarks" / "results" / (
-        "anomaly.json" if args.model == "ladder" else f"anomaly_{args.model}.json")
+        f"anomaly_{args.model}.json" if args.model != "ladder" else
+        f"anomaly_ensemble{args.ensemble}.json" if args.ensemble > 1 else "anomaly.json")
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=1))
     baseline = result["points_per_second"]["keras"]  # the in-process library path
     for name, rate in result["points_per_second"].items():
         print(f"{name:11} {rate:12,.0f} points/s ({seconds[name]:.2f}s for {n} points; "
               f"x{rate / baseline:.2f} of the library path)")
+    if single:
+        print(f"one model's serving_default: "
+              f"{single['single_model_values_points_per_second']:,.0f} points/s; the ensemble "
+              f"runs at x{single['ratio_to_single_model_values']:.2f} of it")
     return result
 
 

@@ -100,6 +100,7 @@ def DetectAnomalies(
     window: Parameter[int] = 100,
     horizon: Parameter[int] = 1,
     epochs: Parameter[int] = 40,
+    ensemble: Parameter[int] = 1,
     false_alarm_rate: Parameter[float] = 1e-4,
     alarm_gate: Parameter[str] = "zscore",
     gate_periodic: Parameter[bool] = False,
@@ -113,7 +114,7 @@ def DetectAnomalies(
 
     `step="local_level"` fits a local level model per series (`anomaly.level_detector`) on
     its train and eval splits instead of a ladder forecaster; `horizon`, `epochs`,
-    `alarm_gate`, `gate_periodic` and `tune_trials` do not apply to it. `step="auto"`
+    `ensemble`, `alarm_gate`, `gate_periodic` and `tune_trials` do not apply to it. `step="auto"`
     chooses between the two per series (`anomaly.model_choice`).
     """
     from cuttingedge.trainers.anomaly import level_detector, model_choice, records
@@ -140,6 +141,7 @@ def DetectAnomalies(
             auto = step == model_choice.AUTO
             config = DetectorConfig(step=DetectorConfig.step if auto else step, window=window,
                                     horizon=horizon, epochs=epochs, seed=seed,
+                                    ensemble=ensemble,
                                     false_alarm_rate=false_alarm_rate,
                                     alarm_gate=alarm_gate, gate_periodic=gate_periodic)
 

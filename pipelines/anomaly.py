@@ -56,6 +56,8 @@ class AnomalyConfig:
       tune_trials: Keras Tuner trials over the ladder and layer sizes (0: no search); with
         "auto", over the series that chose the ladder (none: no search).
       epochs: training epochs (early-stopped on the eval split).
+      ensemble: ladder models fitted from different seeds and served as one
+        (`DetectorConfig.ensemble`); 1: one model.
       train_fraction: share of each series for training and calibration (NAB: 0.15).
       validation_fraction: share of that part used to calibrate (the eval split).
       false_alarm_rate: target alarms per normal point.
@@ -74,6 +76,7 @@ class AnomalyConfig:
     step: str = AUTO
     tune_trials: int = 0
     epochs: int = 40
+    ensemble: int = 1
     train_fraction: float = 0.15
     validation_fraction: float = 0.5
     false_alarm_rate: float = 1e-4
@@ -90,14 +93,17 @@ class AnomalyConfig:
             raise ValueError(f"step={AUTO!r} chooses between the local level model, which "
                              f"forecasts one step ahead, and the ladder. Received: horizon="
                              f"{self.horizon}; pass a ladder step to forecast further ahead.")
-        if self.step == LOCAL_LEVEL and (self.tune_trials or self.horizon != 1):
-            raise ValueError(f"The local level model has no ladder to tune and forecasts one "
-                             f"step ahead. Received: tune_trials={self.tune_trials}, "
-                             f"horizon={self.horizon}; leave them at 0 and 1.")
-        if self.window < 1 or self.horizon < 1 or self.epochs < 1 or self.tune_trials < 0:
-            raise ValueError(f"Expected window >= 1, horizon >= 1, epochs >= 1 and "
-                             f"tune_trials >= 0. Received: window={self.window}, horizon="
-                             f"{self.horizon}, epochs={self.epochs}, "
+        if self.step == LOCAL_LEVEL and (self.tune_trials or self.horizon != 1
+                                         or self.ensemble != 1):
+            raise ValueError(f"The local level model has no ladder to tune or ensemble and "
+                             f"forecasts one step ahead. Received: tune_trials="
+                             f"{self.tune_trials}, ensemble={self.ensemble}, horizon="
+                             f"{self.horizon}; leave them at 0, 1 and 1.")
+        if (self.window < 1 or self.horizon < 1 or self.epochs < 1 or self.ensemble < 1
+                or self.tune_trials < 0):
+            raise ValueError(f"Expected window >= 1, horizon >= 1, epochs >= 1, ensemble >= 1 "
+                             f"and tune_trials >= 0. Received: window={self.window}, horizon="
+                             f"{self.horizon}, epochs={self.epochs}, ensemble={self.ensemble}, "
                              f"tune_trials={self.tune_trials}.")
         if self.alarm_gate not in ALARM_GATES:
             raise ValueError(f"Expected alarm_gate in {list(ALARM_GATES)}. Received: "
@@ -130,6 +136,7 @@ def _add_ingestion(config: AnomalyConfig) -> list:
 def _add_detection(config: AnomalyConfig, examples, gate) -> list:
     detect = DetectAnomalies(examples=examples, step=config.step, window=config.window,
                              horizon=config.horizon, epochs=config.epochs,
+                             ensemble=config.ensemble,
                              false_alarm_rate=config.false_alarm_rate,
                              alarm_gate=config.alarm_gate,
                              gate_periodic=config.gate_periodic,

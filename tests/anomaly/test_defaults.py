@@ -15,17 +15,18 @@ def test_pipeline_component_and_detect_default_to_the_detectors_settings():
     library = DetectorConfig()
     pipeline = AnomalyConfig()
     assert pipeline.step == AUTO  # the model is chosen per series; its ladder step is library's
-    names = ("window", "horizon", "epochs", "false_alarm_rate", "train_fraction",
+    names = ("window", "horizon", "epochs", "ensemble", "false_alarm_rate", "train_fraction",
              "validation_fraction", "alarm_gate", "gate_periodic")
     assert {n: getattr(pipeline, n) for n in names} == {n: getattr(library, n) for n in names}
     component = inspect.signature(DetectAnomalies.test_call).parameters  # the @component body
     assert component["step"].default == AUTO
-    for name in ("window", "horizon", "epochs", "false_alarm_rate", "alarm_gate",
+    for name in ("window", "horizon", "epochs", "ensemble", "false_alarm_rate", "alarm_gate",
                  "gate_periodic"):
         assert component[name].default == getattr(library, name), name
     from cuttingedge.pipelines import cli
 
     assert cli.DEFAULT_ALARM_GATE == library.alarm_gate
+    assert cli.DEFAULT_ENSEMBLE == library.ensemble
     detect = inspect.signature(detect_file).parameters
     assert (detect["model"].default, detect["train_fraction"].default) == (
         AUTO, library.train_fraction)

@@ -72,13 +72,15 @@ class DetectSummary:
     report: dict
     period: int = 0
     choice: str = ""  # why model="auto" chose `model`
+    ensemble: int = 1  # ladder models served as one (`DetectorConfig.ensemble`)
 
     def line(self) -> str:
         season = (f"; the series repeats every {self.period} rows: not gated by the trailing "
                   f"z-score" if self.period else "")
         window = f"window {self.window}" if self.window else "no window, no gate"
         chosen = f" (auto: {self.choice})" if self.choice else ""
-        return (f"{self.rows} rows scored with {self.model}{chosen} (trained on the first "
+        members = f", an ensemble of {self.ensemble}" if self.ensemble > 1 else ""
+        return (f"{self.rows} rows scored with {self.model}{members}{chosen} (trained on the first "
                 f"{self.train_rows}, {window}{self.window_note}); {self.alarms} "
                 f"alarms; threshold {self.threshold:.3g}{season}; "
                 f"{self.notes.missing_values} missing values, {self.notes.bad_timestamps} "
@@ -152,7 +154,7 @@ def detect_file(input_csv, output_csv, model: str = AUTO,
                          len(series), scale.train_rows, 0 if level else config.window,
                          "" if level else note, int(scored.is_anomaly.sum()), scored.threshold,
                          series.notes, time.monotonic() - start, paths, scale.period,
-                         choice.reason if choice else "")
+                         choice.reason if choice else "", 1 if level else config.ensemble)
 
 
 def _detect_local_level(input_csv, output_csv, train_fraction, window, false_alarm_rate,

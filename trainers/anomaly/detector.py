@@ -95,6 +95,10 @@ class DetectorConfig:
         false_alarm_rate: target alarms per normal point (before post-processing).
         epochs, batch_size, learning_rate, patience: the fit (early stopping on val NLL).
         samples: Monte Carlo passes of Bayesian steps.
+        ensemble: ladder models fitted, each from its own seed (seed, seed + 1000, ...),
+            and served as one that moment-matches their forecasts
+            (`cuttingedge.trainers.probabilistic.ensemble`): alarms that depend less on
+            one fit's luck, for `ensemble` times the fitting and scoring cost; 1: one model.
         smoothing: points averaged into the score (1 = the point's own surprise).
         refractory: points after an alarm in which no new alarm starts; at least
             `refractory_fraction` of the scored series' length (NAB sizes its windows as
@@ -135,6 +139,7 @@ class DetectorConfig:
     learning_rate: float = 3e-3
     patience: int = 5
     samples: int = 50
+    ensemble: int = 1
     smoothing: int = 4
     refractory: int = 0
     refractory_fraction: float = 0.02
@@ -164,11 +169,12 @@ class DetectorConfig:
         object.__setattr__(self, "step", prob.ladder.parse_step(self.step).value)
         object.__setattr__(self, "hidden_units", tuple(self.hidden_units))
         check_settings(self, ("window", "horizon", "epochs", "batch_size", "samples",
-                              "smoothing", "patience"),
+                              "ensemble", "smoothing", "patience"),
                        ("learning_rate", "scale_floor", "min_scale", "window_floor"))
 
 
 FRACTIONS = ("train_fraction", "validation_fraction", "false_alarm_rate", "tail_fraction")
+MEMBER_SEED_STEP = 1000  # an ensemble's member i is fitted from seed + 1000 * i
 
 
 def check_settings(config, positive_integers, positives, fractions=FRACTIONS) -> None:
@@ -638,6 +644,29 @@ def fit_forecaster(model: keras.Model, data: TrainingData, config: DetectorConfi
     return {key: [float(v) for v in values] for key, values in history.history.items()}
 
 
+def member_seeds(config: DetectorConfig) -> list[int]:
+    """The seeds of the ensemble's members: seed, seed + 1000, ... (one: the seed)."""
+    return [config.seed + MEMBER_SEED_STEP * index for index in range(config.ensemble)]
+
+
+def fit_members(config: DetectorConfig, data: TrainingData,
+                hyperparameters=None) -> tuple[keras.Model, dict]:
+    """The fitted forecaster of `config`: one model, or an ensemble of `config.ensemble`.
+
+    Returns the model and its fit history; an ensemble's is its first member's, with
+    "member_best_val_nll" listing every member's best held-out NLL.
+    """
+    members, histories = [], []
+    for seed in member_seeds(config):
+        member_config = dataclasses.replace(config, seed=seed)
+        members.append(build_forecaster(member_config, data, hyperparameters))
+        histories.append(fit_forecaster(members[-1], data, member_config))
+    if len(members) == 1:
+        return members[0], histories[0]
+    best = [min(history.get("val_nll", [math.nan])) for history in histories]
+    return prob.ensemble_model(members), {**histories[0], "member_best_val_nll": best}
+
+
 def fit_detector(values, config: DetectorConfig = DetectorConfig(),
                  hyperparameters=None, splits: Mapping | None = None) -> Detector:
     """Fits a detector on the training part of one series, or of several pooled.
@@ -658,8 +687,7 @@ def fit_detector(values, config: DetectorConfig = DetectorConfig(),
         SeriesTooShortError: a series is too short for `config`.
     """
     data = prepare(values, config, splits)
-    model = build_forecaster(config, data, hyperparameters)
-    history = fit_forecaster(model, data, config)
+    model, history = fit_members(config, data, hyperparameters)
     scales = {}
     for name, (mean, std, fit, validation) in data.stats.items():
         scales[name] = SeriesScale(mean, std, math.inf, math.inf, fit + validation, validation,

@@ -17,6 +17,7 @@ from cuttingedge.trainers.probabilistic.distribution import (expected_negative_l
                                                              negative_log_likelihood,
                                                              squared_error_with_scale,
                                                              to_distribution)
+from cuttingedge.trainers.probabilistic.ensemble import MomentMatch, ensemble_model
 from cuttingedge.trainers.probabilistic.export import export_forecaster, moments_fn
 from cuttingedge.trainers.probabilistic.gaussian_process import GaussianProcess
 from cuttingedge.trainers.probabilistic.ladder import (LADDER, TUNER_OBJECTIVE, LadderConfig,
@@ -35,9 +36,10 @@ from cuttingedge.trainers.probabilistic.predictive import (PredictiveSummary, is
 
 __all__ = [
     "LADDER", "TUNER_OBJECTIVE", "DenseVariational", "ExpectedNegativeLogLikelihood",
-    "GaussianProcess", "LadderConfig", "LadderStep", "NegativeLogLikelihood", "NormalParams",
+    "GaussianProcess", "LadderConfig", "LadderStep", "MomentMatch", "NegativeLogLikelihood",
+    "NormalParams",
     "PredictiveSummary", "SearchSpace", "SquaredErrorWithScale", "build_from_config",
-    "build_hypermodel", "build_model", "calibrate_residual_scale",
+    "build_hypermodel", "build_model", "calibrate_residual_scale", "ensemble_model",
     "expected_negative_log_likelihood", "export_forecaster", "is_stochastic", "mixture",
     "moments_fn", "negative_log_likelihood", "nll_metric", "predict_distribution",
     "predictive_mixture", "sample_params", "squared_error_with_scale", "summarize",
