@@ -117,7 +117,8 @@ def score_sensor(values, stamps, name, args) -> dict[str, np.ndarray]:
     series = from_arrays(values, stamps, name=name)
     fraction = TRAIN_ROWS / len(series)
     plain = PLAIN if args.plain else {}
-    config = DetectorConfig(window=WINDOW, train_fraction=fraction, epochs=args.epochs, **plain)
+    config = DetectorConfig(window=WINDOW, train_fraction=fraction, epochs=args.epochs,
+                            seed=args.seed, **plain)
     out = fit_detector(series, config).score(series, name)
     ungated = (out.score > out.bar) & out.scored & ~series.missing
     zscore = baselines.zscore_baseline(series, baselines.BaselineConfig(
@@ -136,7 +137,7 @@ def reference_detectors(root: pathlib.Path, args) -> dict:
     for sensor in [c for c in frame.columns if c != "datetime"]:
         series = from_arrays(frame[sensor].to_numpy(np.float64), stamps, name=REFERENCE)
         config = DetectorConfig(window=WINDOW, train_fraction=REFERENCE_FRACTION,
-                                epochs=args.epochs, **plain)
+                                epochs=args.epochs, seed=args.seed, **plain)
         start = time.monotonic()
         detectors[sensor] = fit_detector(series, config)
         print(f"[skab] reference detector of {sensor}: {len(series)} rows, "
@@ -175,7 +176,8 @@ def score_local_level(values, stamps, name, args) -> tuple[dict, dict, str]:
     rearmed = baselines.BaselineConfig(window=WINDOW, train_fraction=fraction, rearm=True,
                                        **plain)
     deterministic = DetectorConfig(step="deterministic", window=WINDOW, train_fraction=fraction,
-                                   epochs=args.epochs, alarm_gate="none", **plain)
+                                   epochs=args.epochs, alarm_gate="none", seed=args.seed,
+                                   **plain)
     scored = {"local level (re-armed)": baselines.local_level_baseline(series, rearmed),
               "zscore (re-armed)": baselines.zscore_baseline(series, rearmed),
               "deterministic (re-armed)": fit_detector(series, deterministic).score(series,
@@ -188,7 +190,7 @@ def score_local_level(values, stamps, name, args) -> tuple[dict, dict, str]:
     curves = {m: [rearmed_flags(out, series, f, refractory) for f in FACTORS]
               for m, out in scored.items()}
     auto = model_choice.fit_auto_detector({name: series}, DetectorConfig(
-        window=WINDOW, train_fraction=fraction, epochs=args.epochs, **plain))
+        window=WINDOW, train_fraction=fraction, epochs=args.epochs, seed=args.seed, **plain))
     flags["auto (default)"] = auto.score(series, name).is_anomaly
     return flags, curves, auto.choices[name].model
 
@@ -197,7 +199,7 @@ def score_joint(values: np.ndarray, args) -> dict[str, np.ndarray]:
     """Alarm flags of each joint method on all sensors of one run."""
     plain = PLAIN if args.plain else {}
     config = joint.JointConfig(window=WINDOW, train_fraction=TRAIN_ROWS / len(values),
-                               epochs=args.epochs, **plain)
+                               epochs=args.epochs, seed=args.seed, **plain)
     detector = joint.fit_joint_detector(values, config)
     gated = joint.fit_joint_detector(values, dataclasses.replace(config, alarm_gate="zscore"))
     return {"joint": detector.score(values).is_anomaly,
@@ -319,6 +321,8 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--runs", type=int, default=0, help="first N runs only (0: all)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="training seed of the ladder models (default 0)")
     parser.add_argument("--plain", action="store_true",
                         help="no alarm post-processing, for every method (module docstring)")
     parser.add_argument("--joint", action="store_true",
