@@ -126,3 +126,28 @@ def test_detect_and_the_pipeline_take_an_ensemble(tmp_path, capsys):
     assert detect.exec_properties["ensemble"] == 3
     with pytest.raises(ValueError, match="no ladder to tune or ensemble"):
         anomaly.AnomalyConfig(step="local_level", ensemble=2)
+
+
+def test_auto_routes_to_an_ensemble_ladder_in_one_savedmodel(tmp_path):
+    import tensorflow as tf
+
+    from cuttingedge.trainers.anomaly import model_choice
+
+    rng = np.random.default_rng(0)
+    t = np.arange(900)
+    series = {"held": 30.0 + rng.normal(size=900),  # the local level model
+              "cycling": 10.0 * np.sin(2 * np.pi * t / 48) + 0.2 * rng.normal(size=900)}
+    config = DetectorConfig(step="learned_scale", window=24, train_fraction=0.4, epochs=3,
+                            hidden_units=(8,), ensemble=2)
+    detector = model_choice.fit_auto_detector(series, config)
+    assert {n: c.model for n, c in detector.choices.items()} == {
+        "held": "local_level", "cycling": "learned_scale"}
+    assert len(detector.ladder.history["member_best_val_nll"]) == 2
+    routed = tf.saved_model.load(model_choice.export_auto_detector(detector, tmp_path / "m"))
+    points = np.arange(500, 900, 50)
+    rows = np.stack([series["cycling"][p - 24:p + 1] for p in points]).astype(np.float32)
+    out = routed.signatures["serving_default"](values=tf.constant(rows),
+                                               series=tf.constant(["cycling"] * len(points)))
+    scored = detector.score(series["cycling"], "cycling")
+    np.testing.assert_allclose(out["mean"].numpy(), scored.mean[points], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(out["stddev"].numpy(), scored.stddev[points], rtol=1e-4)
