@@ -2,7 +2,8 @@
 
     ImageExampleGen -> gate -> TuneLogos (Keras Tuner, budget, records) -> Trainer (run_fn)
                             -> TrainLogoBaseline (ResNet50V2, same budget)
-    Trainer + baseline -> EvaluateLogos (held-out renders; bless if it beats the baseline)
+    Trainer + baseline -> EvaluateLogos (held-out renders; bless if it beats the baseline
+                          and guessing)
                        -> Pusher
 
 TuneLogos keeps the stock Tuner's contract: its HyperParameters artifact holds exactly one
@@ -22,6 +23,36 @@ standard = tfx.types.standard_artifacts
 InputArtifact = tfx.dsl.components.InputArtifact
 OutputArtifact = tfx.dsl.components.OutputArtifact
 Parameter = tfx.dsl.components.Parameter
+
+
+CHANCE_ALPHA = 0.01  # a blessed model's top-1 must be this unlikely under guessing
+
+
+def blessing_decision(tuned_top1: float, baseline_top1: float, renders: int,
+                      brands: int) -> tuple[bool, str]:
+    """Blesses the tuned model when it beats the baseline and guessing; returns the reason.
+
+    Guessing gets 1/brands of the held-out renders right. A top-1 that guessing reaches with
+    probability CHANCE_ALPHA or more (one-sided binomial) is not served, whatever the
+    baseline got: on a tiny budget both models can sit at chance, one render apart.
+
+    Example:
+        >>> blessing_decision(0.0067, 0.0050, renders=3000, brands=150)[0]
+        False
+        >>> blessing_decision(0.62, 0.41, renders=3000, brands=150)[0]
+        True
+    """
+    from scipy.stats import binom
+
+    chance = 1.0 / brands
+    correct = int(round(tuned_top1 * renders))
+    p_value = float(binom.sf(correct - 1, renders, chance))  # P(guessing gets >= correct)
+    beats_chance = p_value < CHANCE_ALPHA
+    reason = (f"tuned held-out top-1 {tuned_top1:.4f} vs baseline {baseline_top1:.4f}; "
+              f"guessing {chance:.4f} ({brands} brands), p = {p_value:.2g} that it does as well")
+    if not beats_chance:
+        reason += ": no better than guessing, not served"
+    return beats_chance and tuned_top1 > baseline_top1, reason
 
 
 def _train_files(examples) -> list:
@@ -142,7 +173,7 @@ def EvaluateLogos(
 ) -> None:
     """Held-out top-1/top-5, parameters and latency of tuned model and baseline, each scored
     as it is served (averaged over `test_time_views` views); blesses the tuned model only
-    when its held-out top-1 beats the baseline's."""
+    when its held-out top-1 beats the baseline's and guessing (`blessing_decision`)."""
     import io
 
     import keras
@@ -170,9 +201,9 @@ def EvaluateLogos(
             "latency_ms_batch1": _latency_ms(fileio.join(artifact.uri, "Format-Serving"),
                                              sample.getvalue()),
         }
-    blessed = figures["tuned"]["heldout_top1"] > figures["baseline"]["heldout_top1"]
-    reason = (f"tuned held-out top-1 {figures['tuned']['heldout_top1']:.4f} vs baseline "
-              f"{figures['baseline']['heldout_top1']:.4f}")
+    blessed, reason = blessing_decision(figures["tuned"]["heldout_top1"],
+                                        figures["baseline"]["heldout_top1"], len(labels),
+                                        len(brand_kit.brands))
     blessing.set_int_custom_property("blessed", int(blessed))
     blessing.set_string_custom_property("reason", reason)
     # what LatestBlessedModelStrategy matches: the next run's Trainer warm-starts from it

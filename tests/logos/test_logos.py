@@ -336,3 +336,20 @@ def test_an_unknown_precision_is_rejected_with_the_choices():
         trainer.LogoOptions(precision="float16")
     with pytest.raises(ValueError, match="precision must be one of"):
         model_lib.LogoHyperModel(16, 3, precision="bf16")
+
+
+def test_the_blessing_asks_for_more_than_guessing_and_the_baseline():
+    import doctest
+
+    from cuttingedge.components import logos
+
+    assert doctest.testmod(logos).failed == 0
+    # Both models at chance, one render apart (a tiny budget): not served.
+    blessed, reason = logos.blessing_decision(20 / 3000, 15 / 3000, 3000, 150)
+    assert not blessed and "no better than guessing" in reason and "150 brands" in reason
+    # Far above chance but behind the baseline: not served either, and no guessing note.
+    blessed, reason = logos.blessing_decision(0.40, 0.45, 3000, 150)
+    assert not blessed and "guessing" in reason and "no better" not in reason
+    assert logos.blessing_decision(0.40, 0.35, 3000, 150)[0]
+    # A few renders: 2 of 20 right against 1/150 is already unlikely to be luck.
+    assert logos.blessing_decision(2 / 20, 0.0, 20, 150)[0]
