@@ -26,7 +26,7 @@ Protocols (fixed, with every default, before this script first ran):
   * Daphnet: each channel is a series of its own, trained and calibrated label-free on
     its first 15% with `cuttingedge detect`'s defaults (window 100, 40 epochs,
     1e-4 alarms per point) and scored on the rest; an alarm episode is one false positive.
-    Methods as `normal_operation.py`'s. Walking, turning and standing are all normal
+    Methods as `normal_operation.py`'s (`normal_operation.alarm_flags`). Walking, turning and standing are all normal
     here, so this measures how often each method mistakes a change of activity for a
     fault.
 
@@ -57,8 +57,9 @@ import zipfile
 import numpy as np
 
 import nab_evaluation
-from cuttingedge.trainers.anomaly import baselines, evaluate, model_choice
-from cuttingedge.trainers.anomaly.detector import DetectorConfig, fit_detector
+import normal_operation
+from cuttingedge.trainers.anomaly import evaluate
+from cuttingedge.trainers.anomaly.detector import DetectorConfig
 from cuttingedge.trainers.anomaly.series import from_arrays
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -69,7 +70,7 @@ UCR_MEMBER = ("aeon/datasets/data/KDD-TSAD_135/"
 DAPHNET_MEMBER = "aeon/datasets/data/Daphnet_S06R02E0/S06R02E0.csv"
 UCR_NAME = "InternalBleeding16"
 UCR_METHODS = ("auto", "bayesian_learned_scale+zscore", "zscore", "local_level")
-METHODS = ("auto (default)", "gated ladder", "local level", "trailing z-score")
+METHODS = normal_operation.METHODS
 TRAIN_FRACTION = 0.15
 
 
@@ -121,18 +122,11 @@ def daphnet_false_positives(rows: list[dict], epochs: int) -> dict:
     out = {}
     for channel in channels:
         series = from_arrays(np.array([float(row[channel]) for row in rows]), name=channel)
-        auto = model_choice.fit_auto_detector({channel: series}, config)
-        flags = {
-            "auto (default)": auto.score(series, channel).is_anomaly,
-            "gated ladder": fit_detector(series, config).score(series, channel).is_anomaly,
-            "local level": baselines.local_level_baseline(series, baselines.BaselineConfig(
-                train_fraction=TRAIN_FRACTION, rearm=True)).is_anomaly,
-            "trailing z-score": baselines.zscore_baseline(series, baselines.BaselineConfig(
-                train_fraction=TRAIN_FRACTION)).is_anomaly}
-        out[channel] = {"auto_choice": str(auto.choices[channel]),
+        flags, choice = normal_operation.alarm_flags(series, config)
+        out[channel] = {"auto_choice": str(choice),
                         **{m: evaluate.event_counts(f, [], TRAIN_FRACTION).false_positives
                            for m, f in flags.items()}}
-        print(f"[fresh] daphnet {channel} ({auto.choices[channel].model}): " + ", ".join(
+        print(f"[fresh] daphnet {channel} ({choice.model}): " + ", ".join(
             f"{m} {out[channel][m]}" for m in METHODS), flush=True)
     return out
 

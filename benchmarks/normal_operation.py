@@ -60,20 +60,28 @@ def false_positives(flags: np.ndarray, train_rows: int) -> int:
     return evaluate.event_counts(flags, [], probation).false_positives
 
 
+def alarm_flags(series, config: DetectorConfig) -> tuple[dict, model_choice.Choice]:
+    """(method -> alarm flags, the choice of auto) of one series, every method trained and
+    calibrated on `config.train_fraction` with `config.window`."""
+    auto = model_choice.fit_auto_detector({series.name: series}, config)
+    shared = {"window": config.window, "train_fraction": config.train_fraction}
+    flags = {
+        "auto (default)": auto.score(series, series.name).is_anomaly,
+        "gated ladder": fit_detector(series, config).score(series, series.name).is_anomaly,
+        "local level": baselines.local_level_baseline(series, baselines.BaselineConfig(
+            rearm=True, **shared)).is_anomaly,
+        "trailing z-score": baselines.zscore_baseline(
+            series, baselines.BaselineConfig(**shared)).is_anomaly}
+    return flags, auto.choices[series.name]
+
+
 def score_sensor(values, name: str, args) -> tuple[dict, str]:
     """(method -> alarm flags, the model auto chose) of one sensor."""
     series = from_arrays(values, name=name)
-    fraction = args.train_rows / len(series)
-    config = DetectorConfig(window=WINDOW, train_fraction=fraction, epochs=args.epochs)
-    auto = model_choice.fit_auto_detector({name: series}, config)
-    level = baselines.BaselineConfig(window=WINDOW, train_fraction=fraction, rearm=True)
-    flags = {
-        "auto (default)": auto.score(series, name).is_anomaly,
-        "gated ladder": fit_detector(series, config).score(series, name).is_anomaly,
-        "local level": baselines.local_level_baseline(series, level).is_anomaly,
-        "trailing z-score": baselines.zscore_baseline(series, baselines.BaselineConfig(
-            window=WINDOW, train_fraction=fraction)).is_anomaly}
-    return flags, auto.choices[name].model
+    config = DetectorConfig(window=WINDOW, train_fraction=args.train_rows / len(series),
+                            epochs=args.epochs)
+    flags, choice = alarm_flags(series, config)
+    return flags, choice.model
 
 
 def main(argv=None) -> dict:

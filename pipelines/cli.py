@@ -588,7 +588,7 @@ def _detect(args, extra) -> int:
     if not os.path.exists(args.input):
         raise FileNotFoundError(f"Input {args.input!r} does not exist.")
     chosen = {"model": args.model} if args.model is not None else {}
-    if args.ensemble != DEFAULT_ENSEMBLE:
+    if args.ensemble != DEFAULT_ENSEMBLE:  # only if asked: local_level refuses an ensemble
         chosen["ensemble"] = args.ensemble
     summary = detect_file(args.input, args.output, train_fraction=args.train_fraction,
                           window=args.window, epochs=args.epochs,
