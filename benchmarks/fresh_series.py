@@ -3,22 +3,28 @@
 Every series of `../shared/data` (NAB, SKAB, C-MAPSS) was looked at while the detector, its
 gate and the `auto` rule were designed. This script scores two real recordings that were
 not: the two anomaly detection series that aeon 1.3.0 (BSD-3-Clause) ships inside its wheel,
-fetched from the package index with `pip download aeon==1.3.0 --no-deps` (about 7 MB, kept
-in --cache) and read from the wheel, not installed:
+and the labelled ECG excerpt that sktime 1.2.0 (BSD-3-Clause) ships inside its own, each
+fetched from the package index with `pip download ... --no-deps` (about 7 and 8 MB, kept in
+--cache) and read from the wheel, not installed:
 
   InternalBleeding16  UCR Time Series Anomaly Archive (KDD Cup 2021), series 135: 7,501
                       values of a physiological signal (a beat every ~180 values),
                       the first 1,200 anomaly-free, one labelled
                       anomaly of 12 values (rows 4,187-4,198).
+  MIT-BIH 7,500       MIT-BIH Arrhythmia Database (PhysioNet, ODC-By 1.0), an excerpt of
+                      one ECG lead at 360 Hz (a beat every ~300 values) as TSB-UAD labels
+                      it: one labelled anomaly of 352 values (rows 6,936-7,287). Added
+                      after the two above had been scored, with their protocol unchanged.
   Daphnet S06R02      Daphnet Freezing of Gait (UCI, CC BY 4.0), subject 6, run 2: 7,040
                       rows of 9 accelerometer channels (ankle, thigh, trunk; 64 Hz) of a
                       Parkinson's patient walking, with no freezing episode labelled, so
                       every alarm is false.
 
 Protocols (fixed, with every default, before this script first ran):
-  * InternalBleeding16 goes through `nab_evaluation.py --nab-root`, written here as a NAB
-    layout: timestamps one second apart from 2020-01-01, and one NAB window, centred on
-    the labelled anomaly and 10% of the series long (750 rows), as NAB draws its windows.
+  * InternalBleeding16 and the MIT-BIH excerpt go through `nab_evaluation.py --nab-root`,
+    written here as one NAB layout: timestamps one second apart from 2020-01-01, and one
+    NAB window per series, centred on the labelled anomaly and 10% of the series long
+    (750 rows), as NAB draws its windows.
     NAB's rules: the first 15% is not scored, a window counts as detected when a flag falls
     inside it, each run of flags outside is a false positive. Run under both protocols
     (post-processed and --plain), methods auto (the package default), the gated ladder
@@ -30,13 +36,13 @@ Protocols (fixed, with every default, before this script first ran):
     here, so this measures how often each method mistakes a change of activity for a
     fault.
 
-Two series are little evidence, and a blood pressure trace and a gait recording are not
-machines; the figures are reported as they came, whatever they show.
+Three series are little evidence, and a blood pressure trace, an ECG and a gait recording
+are not machines; the figures are reported as they came, whatever they show.
 
 Run from the repository root:
     .venv/bin/python benchmarks/fresh_series.py [--cache DIR] [--epochs 40]
 Writes benchmarks/results/fresh_series.json (with the two nab_evaluation runs beside it:
-fresh_ucr.json, fresh_ucr_plain.json and their PNGs).
+fresh_labelled.json, fresh_labelled_plain.json and their PNGs).
 """
 
 from __future__ import annotations
@@ -65,26 +71,34 @@ from cuttingedge.trainers.anomaly.series import from_arrays
 REPO = pathlib.Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
 AEON = "aeon==1.3.0"
+SKTIME = "sktime==1.2.0"
 UCR_MEMBER = ("aeon/datasets/data/KDD-TSAD_135/"
               "135_UCR_Anomaly_InternalBleeding16_TEST.csv")
 DAPHNET_MEMBER = "aeon/datasets/data/Daphnet_S06R02E0/S06R02E0.csv"
+MITDB_MEMBER = "sktime/datasets/data/mitdb/mitdb.csv"
+CATEGORY = "fresh"
 UCR_NAME = "InternalBleeding16"
+MITDB_NAME = "MITBIH_7500"
 UCR_METHODS = ("auto", "bayesian_learned_scale+zscore", "zscore", "local_level")
 METHODS = normal_operation.METHODS
 TRAIN_FRACTION = 0.15
 
 
-def fetch_wheel(cache: pathlib.Path) -> pathlib.Path:
-    """aeon's wheel from the package index (cached); raises with the command on failure."""
+def fetch_wheel(cache: pathlib.Path, requirement: str) -> pathlib.Path:
+    """The wheel of `requirement` ("name==version") from the package index, cached in `cache`.
+
+    Raises SystemExit with the pip command and its error when the index does not serve it.
+    """
     cache.mkdir(parents=True, exist_ok=True)
-    wheels = sorted(cache.glob("aeon-1.3.0-*.whl"))
+    pattern = requirement.replace("==", "-") + "-*.whl"
+    wheels = sorted(cache.glob(pattern))
     if not wheels:
-        command = [sys.executable, "-m", "pip", "download", AEON, "--no-deps", "--quiet",
-                   "-d", str(cache)]
+        command = [sys.executable, "-m", "pip", "download", requirement, "--no-deps",
+                   "--only-binary", ":all:", "--quiet", "-d", str(cache)]
         done = subprocess.run(command, capture_output=True, text=True)
-        wheels = sorted(cache.glob("aeon-1.3.0-*.whl"))
+        wheels = sorted(cache.glob(pattern))
         if done.returncode or not wheels:
-            raise SystemExit(f"could not fetch {AEON} ({' '.join(command)}): "
+            raise SystemExit(f"could not fetch {requirement} ({' '.join(command)}): "
                              f"{done.stderr.strip()[-500:]}")
     return wheels[0]
 
@@ -94,23 +108,31 @@ def read_member(wheel: pathlib.Path, member: str) -> list[dict]:
         return list(csv.DictReader(io.TextIOWrapper(archive.open(member), "utf-8")))
 
 
-def write_ucr_layout(rows: list[dict], root: pathlib.Path) -> dict:
-    """InternalBleeding16 as a NAB layout under root; returns its labelled rows and window."""
-    labelled = [i for i, row in enumerate(rows) if row["is_anomaly"] == "1"]
-    start = datetime.datetime(2020, 1, 1)
-    stamp = [(start + datetime.timedelta(seconds=i)).strftime("%Y-%m-%d %H:%M:%S")
-             for i in range(len(rows))]
-    (root / "data" / "ucr").mkdir(parents=True, exist_ok=True)
+def write_nab_layout(series: dict[str, tuple[list[str], list[bool]]],
+                     root: pathlib.Path) -> dict:
+    """{name: (values, labelled)} as one NAB layout under root, one window per series.
+
+    Returns, per series, its length, first and last labelled row and window rows.
+    """
+    (root / "data" / CATEGORY).mkdir(parents=True, exist_ok=True)
     (root / "labels").mkdir(parents=True, exist_ok=True)
-    with open(root / "data" / "ucr" / f"{UCR_NAME}.csv", "w") as handle:
-        handle.write("timestamp,value\n")
-        handle.writelines(f"{t},{row['value']}\n" for t, row in zip(stamp, rows))
-    centre, half = (labelled[0] + labelled[-1]) // 2, len(rows) // 20  # 10% of the series
-    first, last = max(centre - half, 0), min(centre + half, len(rows) - 1)
-    windows = {f"ucr/{UCR_NAME}.csv": [[stamp[first] + ".000000", stamp[last] + ".000000"]]}
+    windows, out = {}, {}
+    for name, (values, labels) in series.items():
+        labelled = [i for i, flag in enumerate(labels) if flag]
+        start = datetime.datetime(2020, 1, 1)
+        stamp = [(start + datetime.timedelta(seconds=i)).strftime("%Y-%m-%d %H:%M:%S")
+                 for i in range(len(values))]
+        with open(root / "data" / CATEGORY / f"{name}.csv", "w") as handle:
+            handle.write("timestamp,value\n")
+            handle.writelines(f"{t},{v}\n" for t, v in zip(stamp, values))
+        centre, half = (labelled[0] + labelled[-1]) // 2, len(values) // 20  # 10% long
+        first, last = max(centre - half, 0), min(centre + half, len(values) - 1)
+        windows[f"{CATEGORY}/{name}.csv"] = [[stamp[first] + ".000000",
+                                              stamp[last] + ".000000"]]
+        out[name] = {"rows": len(values), "labelled_rows": [labelled[0], labelled[-1]],
+                     "window_rows": [first, last]}
     (root / "labels" / "combined_windows.json").write_text(json.dumps(windows, indent=1))
-    return {"rows": len(rows), "labelled_rows": [labelled[0], labelled[-1]],
-            "window_rows": [first, last]}
+    return out
 
 
 def daphnet_false_positives(rows: list[dict], epochs: int) -> dict:
@@ -136,32 +158,43 @@ def main(argv=None) -> dict:
     parser.add_argument("--cache", type=pathlib.Path,
                         default=pathlib.Path(os.environ.get("TMPDIR", "/tmp"))
                         / "cuttingedge-fresh-series",
-                        help="where aeon's wheel and the NAB layout are kept")
+                        help="where the wheels and the NAB layout are kept")
     parser.add_argument("--epochs", type=int, default=DetectorConfig.epochs)
     parser.add_argument("--output", default=str(RESULTS / "fresh_series.json"))
     args = parser.parse_args(argv)
     if args.epochs < 1:
         parser.error("--epochs must be >= 1")
     start = time.monotonic()
-    wheel = fetch_wheel(args.cache)
+    wheel = fetch_wheel(args.cache, AEON)
+    sktime_wheel = fetch_wheel(args.cache, SKTIME)
     output = pathlib.Path(args.output)
-    ucr = write_ucr_layout(read_member(wheel, UCR_MEMBER), args.cache / "nab")
-    runs = {}
+    ucr_rows = read_member(wheel, UCR_MEMBER)
+    mitdb_rows = read_member(sktime_wheel, MITDB_MEMBER)
+    labelled = write_nab_layout(
+        {UCR_NAME: ([r["value"] for r in ucr_rows], [r["is_anomaly"] == "1" for r in ucr_rows]),
+         MITDB_NAME: ([r["data"] for r in mitdb_rows], [r["label"] == "1" for r in mitdb_rows])},
+        args.cache / "nab")
+    runs, per_series = {}, {}
     for plain in (False, True):
-        name = "fresh_ucr_plain.json" if plain else "fresh_ucr.json"
+        name = "fresh_labelled_plain.json" if plain else "fresh_labelled.json"
         run = nab_evaluation.main(
             ["--nab-root", str(args.cache / "nab"), "--series", "all", "--epochs",
              str(args.epochs), "--methods", ",".join(UCR_METHODS),
              "--output", str(output.parent / name)] + (["--plain"] if plain else []))
-        runs["plain" if plain else "post_processed"] = {
+        protocol = "plain" if plain else "post_processed"
+        runs[protocol] = {
             m: {k: run["methods"][m]["all"][k] for k in
                 ("true_positives", "false_negatives", "false_positives", "f1",
                  "nab_standard")} for m in UCR_METHODS}
+        per_series[protocol] = {
+            m: {s: run["per_series"][m][s]["counts"] for s in run["per_series"][m]}
+            for m in UCR_METHODS}
     daphnet_rows = read_member(wheel, DAPHNET_MEMBER)
     daphnet = daphnet_false_positives(daphnet_rows, args.epochs)
     totals = {m: sum(row[m] for row in daphnet.values()) for m in METHODS}
-    result = {"protocol": __doc__, "source": f"{AEON} wheel ({wheel.name})",
-              "internal_bleeding_16": {**ucr, **runs},
+    result = {"protocol": __doc__,
+              "source": f"{AEON} wheel ({wheel.name}), {SKTIME} wheel ({sktime_wheel.name})",
+              "labelled": {"series": labelled, **runs, "per_series": per_series},
               "daphnet_s06r02": {"false_positives": totals, "per_channel": daphnet,
                                  "rows": len(daphnet_rows),
                                  "scored_points": len(daphnet) * (len(daphnet_rows) - int(
@@ -172,7 +205,7 @@ def main(argv=None) -> dict:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=1, default=float))
     for protocol, table in runs.items():
-        print(f"InternalBleeding16, {protocol}: " + "; ".join(
+        print(f"{UCR_NAME} + {MITDB_NAME}, {protocol}: " + "; ".join(
             f"{m} {r['true_positives']}/{r['false_negatives']}/{r['false_positives']} "
             f"F1 {r['f1']:.3f}" for m, r in table.items()))
     baseline = totals["trailing z-score"]
