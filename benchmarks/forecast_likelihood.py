@@ -15,7 +15,9 @@ better) of each forecaster's one-step predictive Normal, on
 
 Forecasters, all fitted on the first half of the training part only:
   ladder        the detector's default step (`DetectorConfig().step`) with every default,
-                `fit_detector(...).forecast(...)`; `--steps` adds others;
+                `fit_detector(...).forecast(...)`; `--steps` adds others, `--starts` the
+                same steps fitted from another start (`DetectorConfig.start`: "walk",
+                "best"), shown as STEP/START;
   zscore        Normal(mean, stddev) of the trailing window (`alarms.trailing_moments`
                 with the floor of `baselines.zscore_baseline`);
   local_level   the Kalman local level model fitted by maximum likelihood
@@ -55,15 +57,18 @@ def normal_nll(y, mean, stddev) -> np.ndarray:
     return 0.5 * math.log(2.0 * math.pi) + np.log(stddev) + 0.5 * ((y - mean) / stddev) ** 2
 
 
-def forecasts(values: np.ndarray, train_rows: int, steps, config: DetectorConfig) -> dict:
+def forecasts(values: np.ndarray, train_rows: int, steps, config: DetectorConfig,
+              starts=("zscore",)) -> dict:
     """Forecaster -> (mean, stddev) for every point of `values` (NaN = missing)."""
     fit_rows = train_rows // 2
     out = {}
     for step in steps:
-        detector = fit_detector(values, dataclasses.replace(config, step=step,
-                                                            alarm_gate="none"))
-        moments = detector.forecast(values)
-        out[step] = (moments.mean, moments.stddev)
+        for start in starts:
+            detector = fit_detector(values, dataclasses.replace(
+                config, step=step, start=start, alarm_gate="none"))
+            moments = detector.forecast(values)
+            out[step if start == "zscore" else f"{step}/{start}"] = (moments.mean,
+                                                                      moments.stddev)
     floor = 1e-3 * max(1.0, float(np.nanmean(np.abs(values))))  # the z-score baseline's
     out["zscore"] = alarms.trailing_moments(values, config.window, floor)
     level = local_level.fit_local_level(values, fit_rows).predictive(values)
@@ -74,7 +79,7 @@ def forecasts(values: np.ndarray, train_rows: int, steps, config: DetectorConfig
     return out
 
 
-def likelihoods(values: np.ndarray, config: DetectorConfig, steps) -> dict:
+def likelihoods(values: np.ndarray, config: DetectorConfig, steps, starts=("zscore",)) -> dict:
     """Forecaster -> {"calibration": mean NLL, "scored": median NLL} on standardised values."""
     train_rows = int(config.train_fraction * len(values))
     train = values[:train_rows]
@@ -82,7 +87,7 @@ def likelihoods(values: np.ndarray, config: DetectorConfig, steps) -> dict:
     calibration = np.arange(train_rows // 2 + config.window, train_rows)
     scored = np.arange(train_rows, len(values))
     out = {}
-    for name, (m, s) in forecasts(values, train_rows, steps, config).items():
+    for name, (m, s) in forecasts(values, train_rows, steps, config, starts).items():
         nll = normal_nll(values, m, s) - math.log(std)  # the NLL of (values - mean) / std
         nll_c, nll_s = nll[calibration], nll[scored]
         out[name] = {"calibration": float(np.nanmean(nll_c[np.isfinite(nll_c)])),
@@ -99,27 +104,33 @@ def main(argv=None) -> dict:
                         help="comma-separated file stems, or all (default: the five NAB series)")
     parser.add_argument("--steps", default=DetectorConfig.step,
                         help="comma-separated ladder steps (default: the detector's default)")
+    parser.add_argument("--starts", default="zscore",
+                        help="comma-separated DetectorConfig starts (zscore, walk, best) "
+                             "each step is fitted from; a start other than zscore is shown "
+                             "as STEP/START (default: zscore)")
     parser.add_argument("--output", type=pathlib.Path,
                         default=RESULTS / "forecast_likelihood.json")
     args = parser.parse_args(argv)
     root = args.nab_root or nab_evaluation.shared_root() / "nab"
     paths = nab_evaluation.series_paths(root, args.series, parser)
     steps = tuple(s for s in args.steps.split(",") if s)
+    starts = tuple(s for s in args.starts.split(",") if s)
     config = DetectorConfig()
     start = time.monotonic()
     table = {}
     for name, path in paths.items():
         series = read_series(path, name=name)
-        table[name] = likelihoods(series.values, config, steps)
+        table[name] = likelihoods(series.values, config, steps, starts)
         print(f"[likelihood] {name}: " + ", ".join(
             f"{k} {v['calibration']:.2f}/{v['scored']:.2f}" for k, v in table[name].items()),
             flush=True)
-    methods = steps + BASELINES
+    methods = tuple(next(iter(table.values())))
     best = {part: {m: sum(min(table[s], key=lambda k: table[s][k][part]) == m for s in table)
                    for m in methods} for part in ("calibration", "scored")}
     result = {"protocol": __doc__, "series": {k: str(v) for k, v in paths.items()},
               "nll": table, "times_best": best,
-              "settings": {"steps": list(steps), "window": config.window,
+              "settings": {"steps": list(steps), "starts": list(starts),
+                           "window": config.window,
                            "train_fraction": config.train_fraction, "seed": config.seed},
               "seconds": time.monotonic() - start,
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},

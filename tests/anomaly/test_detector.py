@@ -157,3 +157,47 @@ def test_calibration_on_held_out_rows_or_the_whole_training_part(sine):
     with pytest.raises(ValueError, match=r"Expected calibration in \['training', 'held_out'\]\. "
                                          r"Received: calibration='all'\."):
         DetectorConfig(calibration="all")
+
+
+def test_start_names_its_choices_and_walk_centres_the_windows():
+    with pytest.raises(ValueError, match=r"Expected start in \['zscore', 'walk', 'best'\]\. "
+                                         r"Received: start='ar'\."):
+        DetectorConfig(start="ar")
+    walk = DetectorConfig(start="walk")
+    assert (walk.window_standardise, walk.relative) == (False, True)
+    assert DetectorConfig().window_standardise and DetectorConfig(start="best").window_standardise
+
+
+def test_walk_start_is_the_random_walk_before_fitting():
+    """Unfitted, a walk-started model forecasts Normal(last value, RMS one-step change)."""
+    from cuttingedge.trainers.anomaly.detector import (Detector, SeriesScale,
+                                                      build_forecaster, prepare)
+
+    values = np.random.default_rng(0).normal(size=600).cumsum()
+    config = DetectorConfig(step="learned_scale", window=20, train_fraction=0.5, start="walk")
+    data = prepare(values, config)
+    mean, std = data.stats["series"][:2]
+    detector = Detector(config, build_forecaster(config, data),
+                        {"series": SeriesScale(mean, std, 1.0, 1.0, 300, 150, 0.0)}, {})
+    moments = detector.forecast(values)
+    rows = slice(20, None)
+    steps = np.diff(values[:150])[19:]  # the fitting rows' targets: rows 20-149, centred
+    np.testing.assert_allclose(moments.mean[rows], values[19:-1], atol=1e-4)
+    np.testing.assert_allclose(moments.stddev[rows], np.sqrt(np.mean(steps ** 2)), rtol=1e-3)
+
+
+def test_best_start_keeps_the_forecast_with_the_better_held_out_likelihood():
+    """A random walk is forecast from its last value; white noise from its window's mean."""
+    rng = np.random.default_rng(3)
+    common = dict(step="learned_scale", window=20, hidden_units=(8,), train_fraction=0.5,
+                  epochs=3, start="best")
+    walk = fit_detector(rng.normal(size=800).cumsum(), DetectorConfig(**common))
+    noise = fit_detector(rng.normal(size=800), DetectorConfig(**common))
+    assert walk.history["start"] == "walk" and not walk.config.window_standardise
+    assert noise.history["start"] == "zscore" and noise.config.window_standardise
+    for fitted in (walk, noise):
+        nll = fitted.history["start_val_nll"]
+        assert set(nll) == {"zscore", "walk"}
+        assert nll[fitted.history["start"]] == min(nll.values())
+    scored = walk.score(rng.normal(size=800).cumsum())
+    assert np.isfinite(scored.score[20:]).all()

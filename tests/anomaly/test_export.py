@@ -116,3 +116,32 @@ def test_detect_reads_the_oldest_values_of_a_longer_record(sine, tmp_path):
     np.testing.assert_allclose(out["score"].numpy(), scored.point_score[rows], rtol=1e-3,
                                atol=1e-3)
     assert not scored.scored[:10].any() and scored.scored[10:].all()
+
+
+def test_a_walk_started_detector_serves_what_the_library_scores(spiky, spike_at, tmp_path):
+    """`start="best"` on a smooth series keeps the walk start, whose centred windows the
+    SavedModel rebuilds from raw values: a fresh process gets the library's forecasts."""
+    from cuttingedge.trainers.anomaly.detector import DetectorConfig, fit_detector
+
+    config = DetectorConfig(step="learned_scale", smoothing=1, window=16, hidden_units=(16,),
+                            train_fraction=0.3, validation_fraction=0.25, epochs=10,
+                            refractory=16, refractory_fraction=0.0, false_alarm_rate=1e-3,
+                            start="best")
+    detector = fit_detector(spiky, config)
+    assert detector.history["start"] == "walk", detector.history["start_val_nll"]
+    path = export_detector(detector, tmp_path / "model")
+    rows = [spike_at - 5, spike_at]
+    padded = windows_of(spiky, 16)
+    examples = [example_of(padded[i], spiky[i], "series").hex() for i in rows]
+    recent = [spiky[i - 16:i + 1].tolist() for i in rows] + [spiky[500:517].tolist()]
+    done = subprocess.run([sys.executable, "-c", FRESH, path, json.dumps(examples),
+                           json.dumps(recent)], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    default = json.loads(next(line for line in done.stdout.splitlines()
+                              if line.startswith("DEFAULT")).split(" ", 1)[1])
+    scored = detector.score(spiky)
+    np.testing.assert_allclose(default["mean"][:2], scored.mean[rows], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(default["stddev"][:2], scored.stddev[rows], rtol=1e-4)
+    np.testing.assert_allclose(default["score"][:2], scored.point_score[rows], rtol=1e-3,
+                               atol=1e-3)
+    assert default["is_anomaly"][:2] == [False, True]

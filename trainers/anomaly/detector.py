@@ -17,7 +17,12 @@
    only move it where the fitting data's likelihood says the z-score is wrong. Otherwise,
    with `relative=True` windows and targets are centred on the window's last value (a
    level the training part never saw is still a familiar input), with `relative=False`
-   they are used as they are.
+   they are used as they are. `start` picks the forecast training starts from: "zscore"
+   (default, as above), "walk" (centred windows, the model initialised to the random walk
+   Normal(last value, stddev of the fitting part's one-step changes): smooth series, whose
+   next value is close to the last, are forecast far better from there), or "best": both
+   are fitted and the one with the lower held-out negative log-likelihood, in the series'
+   own units, is kept (no label is read; `Detector.history["start_val_nll"]`).
 4. Fit the ladder step on the windows of full history (i >= window) of the fitting part,
    early-stopped on the held-out part's NLL.
 5. Calibrate the threshold for `false_alarm_rate` per point (`alarms.calibrate_threshold`)
@@ -76,6 +81,7 @@ DEFAULT_SERIES = "series"
 PREDICT_BATCH = 8192
 CALIBRATIONS = ("training", "held_out")
 ALARM_GATES = ("none", "zscore")
+STARTS = ("zscore", "walk", "best")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,8 +114,12 @@ class DetectorConfig:
         window_standardise: standardise each window and its target by the window's own
             mean and stddev: the forecast is in trailing z-score units (module docstring).
         window_floor: floor of a window's stddev, in units of the training part's stddev.
-        nested: start the MLP steps' output at Normal(0, 1), i.e. at the z-score (only
-            with `window_standardise`).
+        nested: start the MLP steps' output at Normal(0, 1), i.e. at the z-score (with
+            `window_standardise`), or at the random walk (with `start="walk"`).
+        start: the forecast the fit starts from (module docstring, step 3): "zscore" (the
+            frame `window_standardise` and `relative` say), "walk" (centred windows, nested
+            at the random walk; overrides `window_standardise`) or "best" (both fitted, the
+            one with the lower held-out NLL kept).
         adaptive: after the training part, raise the threshold as the score tail seen so
             far demands (`alarms.adaptive_thresholds`); never lowers it.
         scale_floor: relative floor of the standardisation stddev (constant series).
@@ -147,6 +157,7 @@ class DetectorConfig:
     window_standardise: bool = True
     window_floor: float = 0.05
     nested: bool = True
+    start: str = "zscore"
     adaptive: bool = True
     scale_floor: float = 1e-3
     min_scale: float = 1e-2
@@ -160,6 +171,12 @@ class DetectorConfig:
         if self.calibration not in CALIBRATIONS:
             raise ValueError(f"Expected calibration in {list(CALIBRATIONS)}. Received: "
                              f"calibration={self.calibration!r}.")
+        if self.start not in STARTS:
+            raise ValueError(f"Expected start in {list(STARTS)}. Received: "
+                             f"start={self.start!r}.")
+        if self.start == "walk" and self.window_standardise:
+            object.__setattr__(self, "window_standardise", False)
+            object.__setattr__(self, "relative", True)
         if self.alarm_gate not in ALARM_GATES:
             raise ValueError(f"Expected alarm_gate in {list(ALARM_GATES)}. Received: "
                              f"alarm_gate={self.alarm_gate!r}.")
@@ -537,6 +554,7 @@ class TrainingData:
     y_validation: np.ndarray
     stats: Mapping[str, tuple[float, float, int, int]]  # name -> mean, std, fit, validation
     series: Mapping[str, Series]
+    validation_log_spread: np.ndarray | None = None  # log of each held-out row's frame scale
 
 
 def prepare(values, config: DetectorConfig, splits: Mapping | None = None) -> TrainingData:
@@ -556,7 +574,7 @@ def prepare(values, config: DetectorConfig, splits: Mapping | None = None) -> Tr
         else DEFAULT_SERIES: values}
     if not named:
         raise ValueError("Expected at least one series to fit on. Received an empty mapping.")
-    parts, stats, series = {"xf": [], "yf": [], "xv": [], "yv": []}, {}, {}
+    parts, stats, series = {"xf": [], "yf": [], "xv": [], "yv": [], "sv": []}, {}, {}
     for name, item in named.items():
         data = _as_series(item, name)
         if splits and name in splits:
@@ -571,14 +589,25 @@ def prepare(values, config: DetectorConfig, splits: Mapping | None = None) -> Tr
             check_rows(len(data), config, name)
             fit, validation = split_sizes(len(data), config)
         mean, std = standardisation(data.values, fit + validation, config.scale_floor)
-        x, y, _, _ = model_inputs((data.values - mean) / std, config)
+        x, y, _, spread = model_inputs((data.values - mean) / std, config)
         parts["xf"].append(x[span_of(config):fit])
         parts["yf"].append(y[span_of(config):fit])
         parts["xv"].append(x[fit:fit + validation])
         parts["yv"].append(y[fit:fit + validation])
+        parts["sv"].append(np.log(spread[fit:fit + validation]))
         stats[name], series[name] = (mean, std, fit, validation), data
     joined = {key: np.concatenate(value) for key, value in parts.items()}
-    return TrainingData(joined["xf"], joined["yf"], joined["xv"], joined["yv"], stats, series)
+    return TrainingData(joined["xf"], joined["yf"], joined["xv"], joined["yv"], stats, series,
+                        joined["sv"])
+
+
+def held_out_nll(model: keras.Model, data: TrainingData, config: DetectorConfig) -> float:
+    """Mean NLL of the held-out rows under the model's predictive Normal, in units of the
+    series' training stddev (the frame's scale added back), comparable across `start`s."""
+    moments = prob.predict_distribution(model, data.x_validation, config.samples)
+    nll = alarms.normal_nll(data.y_validation, moments.mean, moments.stddev)
+    nll = nll + data.validation_log_spread
+    return float(np.mean(nll[np.isfinite(nll)])) if np.isfinite(nll).any() else math.inf
 
 
 def build_forecaster(config: DetectorConfig, data: TrainingData, hyperparameters=None,
@@ -601,14 +630,23 @@ def build_forecaster(config: DetectorConfig, data: TrainingData, hyperparameters
             layer.set_inducing_points(data.x_fit[pick])
     if config.window_standardise and config.nested:
         start_at_zscore(model)
+    elif config.start == "walk" and config.nested:
+        start_at_zscore(model, scale=walk_scale(data))
     return model
 
 
-def start_at_zscore(model: keras.Model) -> bool:
-    """Sets the output layer of an MLP ladder model so that it predicts Normal(0, 1).
+def walk_scale(data: "TrainingData") -> float:
+    """The random walk's stddev on centred targets: the RMS one-step change of the fit part."""
+    y = data.y_fit[np.isfinite(data.y_fit)]
+    return float(np.sqrt(np.mean(np.square(y)))) if len(y) else 1.0
 
-    On window-standardised inputs that is the trailing z-score; the fit starts there. The
-    output kernel is zero and its bias (0, raw scale 1) for a learned scale; a fixed or
+
+def start_at_zscore(model: keras.Model, scale: float = 1.0) -> bool:
+    """Sets the output layer of an MLP ladder model so that it predicts Normal(0, scale).
+
+    On window-standardised inputs Normal(0, 1) is the trailing z-score; on windows centred
+    on their last value, Normal(0, `walk_scale`) is the random walk; the fit starts there.
+    The output kernel is zero and its bias (0, raw scale) for a learned scale; a fixed or
     homoskedastic scale is left as it is (the fixed scale 1 is the z-score's). Bayesian
     layers get the same posterior means. Returns False (and changes nothing) for a model
     without such a layer (the GP step).
@@ -621,7 +659,8 @@ def start_at_zscore(model: keras.Model) -> bool:
     head, last = heads[0], dense[-1]
     bias = np.zeros(head.input_size, np.float32)
     if head.scale == "learned":
-        bias[1] = float(mean_field.inverse_softplus_scale(1.0, head.min_scale))
+        bias[1] = float(mean_field.inverse_softplus_scale(max(scale, 2.0 * head.min_scale),
+                                                          head.min_scale))
     if isinstance(last, prob.DenseVariational):
         last.kernel_loc.assign(np.zeros(last.kernel_loc.shape, np.float32))
         last.bias_loc.assign(bias)
@@ -667,6 +706,14 @@ def fit_members(config: DetectorConfig, data: TrainingData,
     return prob.ensemble_model(members), {**histories[0], "member_best_val_nll": best}
 
 
+def _fit_frame(values, config: DetectorConfig, hyperparameters, splits, measure=True):
+    """((config, data, model, history), held-out NLL or NaN) of one fit in config's frame."""
+    data = prepare(values, config, splits)
+    model, history = fit_members(config, data, hyperparameters)
+    return (config, data, model, history), \
+        held_out_nll(model, data, config) if measure else math.nan
+
+
 def fit_detector(values, config: DetectorConfig = DetectorConfig(),
                  hyperparameters=None, splits: Mapping | None = None) -> Detector:
     """Fits a detector on the training part of one series, or of several pooled.
@@ -686,8 +733,16 @@ def fit_detector(values, config: DetectorConfig = DetectorConfig(),
     Raises:
         SeriesTooShortError: a series is too short for `config`.
     """
-    data = prepare(values, config, splits)
-    model, history = fit_members(config, data, hyperparameters)
+    if config.start == "best":
+        fits = {start: _fit_frame(values, dataclasses.replace(config, start=start),
+                                  hyperparameters, splits) for start in ("zscore", "walk")}
+        chosen = min(fits, key=lambda start: fits[start][1])
+        config, data, model, history = fits[chosen][0]
+        history = {**history, "start": chosen,
+                   "start_val_nll": {start: fit[1] for start, fit in fits.items()}}
+    else:
+        (config, data, model, history), _ = _fit_frame(values, config, hyperparameters,
+                                                       splits, measure=False)
     scales = {}
     for name, (mean, std, fit, validation) in data.stats.items():
         scales[name] = SeriesScale(mean, std, math.inf, math.inf, fit + validation, validation,
