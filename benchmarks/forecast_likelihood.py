@@ -18,8 +18,7 @@ Forecasters, all fitted on the first half of the training part only:
                 `fit_detector(...).forecast(...)`; `--steps` adds others, `--starts` the
                 same steps fitted from another start (`DetectorConfig.start`: "walk",
                 "best"), shown as STEP/START;
-  zscore        Normal(mean, stddev) of the trailing window (`alarms.trailing_moments`
-                with the floor of `baselines.zscore_baseline`);
+  zscore        the trailing z-score baseline's forecast (`baselines.zscore_baseline`);
   local_level   the Kalman local level model fitted by maximum likelihood
                 (`local_level.fit_local_level`);
   random_walk   Normal(previous value, stddev of the first differences), the naive forecast.
@@ -44,17 +43,12 @@ import time
 import numpy as np
 
 import nab_evaluation
-from cuttingedge.trainers.anomaly import alarms, local_level
+from cuttingedge.trainers.anomaly import alarms, baselines, local_level
 from cuttingedge.trainers.anomaly.detector import DetectorConfig, fit_detector
 from cuttingedge.trainers.anomaly.series import read_series
 
 RESULTS = nab_evaluation.RESULTS
 BASELINES = ("zscore", "local_level", "random_walk")
-
-
-def normal_nll(y, mean, stddev) -> np.ndarray:
-    stddev = np.maximum(np.asarray(stddev, np.float64), 1e-12)
-    return 0.5 * math.log(2.0 * math.pi) + np.log(stddev) + 0.5 * ((y - mean) / stddev) ** 2
 
 
 def forecasts(values: np.ndarray, train_rows: int, steps, config: DetectorConfig,
@@ -69,8 +63,8 @@ def forecasts(values: np.ndarray, train_rows: int, steps, config: DetectorConfig
             moments = detector.forecast(values)
             out[step if start == "zscore" else f"{step}/{start}"] = (moments.mean,
                                                                       moments.stddev)
-    floor = 1e-3 * max(1.0, float(np.nanmean(np.abs(values))))  # the z-score baseline's
-    out["zscore"] = alarms.trailing_moments(values, config.window, floor)
+    zscore = baselines.zscore_baseline(values, baselines.BaselineConfig(window=config.window))
+    out["zscore"] = (zscore.mean, zscore.stddev)
     level = local_level.fit_local_level(values, fit_rows).predictive(values)
     out["local_level"] = (level.mean, level.stddev)
     previous = np.concatenate([[values[0]], values[:-1]])
@@ -88,7 +82,8 @@ def likelihoods(values: np.ndarray, config: DetectorConfig, steps, starts=("zsco
     scored = np.arange(train_rows, len(values))
     out = {}
     for name, (m, s) in forecasts(values, train_rows, steps, config, starts).items():
-        nll = normal_nll(values, m, s) - math.log(std)  # the NLL of (values - mean) / std
+        # the NLL of (values - mean) / std; a random walk of a constant part has stddev 0
+        nll = alarms.normal_nll(values, m, np.maximum(s, 1e-12)) - math.log(std)
         nll_c, nll_s = nll[calibration], nll[scored]
         out[name] = {"calibration": float(np.nanmean(nll_c[np.isfinite(nll_c)])),
                      "scored": float(np.nanmedian(nll_s[np.isfinite(nll_s)]))}
@@ -127,7 +122,8 @@ def main(argv=None) -> dict:
     methods = tuple(next(iter(table.values())))
     best = {part: {m: sum(min(table[s], key=lambda k: table[s][k][part]) == m for s in table)
                    for m in methods} for part in ("calibration", "scored")}
-    result = {"protocol": __doc__, "series": {k: str(v) for k, v in paths.items()},
+    result = {"protocol": __doc__,
+              "series": {k: str(v.relative_to(root / "data")) for k, v in paths.items()},
               "nll": table, "times_best": best,
               "settings": {"steps": list(steps), "starts": list(starts),
                            "window": config.window,

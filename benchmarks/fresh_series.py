@@ -116,10 +116,9 @@ def write_nab_layout(series: dict[str, tuple[list[str], list[bool]]],
     """
     (root / "data" / CATEGORY).mkdir(parents=True, exist_ok=True)
     (root / "labels").mkdir(parents=True, exist_ok=True)
-    windows, out = {}, {}
+    windows, out, start = {}, {}, datetime.datetime(2020, 1, 1)
     for name, (values, labels) in series.items():
         labelled = [i for i, flag in enumerate(labels) if flag]
-        start = datetime.datetime(2020, 1, 1)
         stamp = [(start + datetime.timedelta(seconds=i)).strftime("%Y-%m-%d %H:%M:%S")
                  for i in range(len(values))]
         with open(root / "data" / CATEGORY / f"{name}.csv", "w") as handle:
