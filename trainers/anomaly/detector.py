@@ -706,12 +706,11 @@ def fit_members(config: DetectorConfig, data: TrainingData,
     return prob.ensemble_model(members), {**histories[0], "member_best_val_nll": best}
 
 
-def _fit_frame(values, config: DetectorConfig, hyperparameters, splits, measure=True):
-    """((config, data, model, history), held-out NLL or NaN) of one fit in config's frame."""
+def _fit_frame(values, config: DetectorConfig, hyperparameters, splits):
+    """(data, model, history) of one fit in config's frame."""
     data = prepare(values, config, splits)
     model, history = fit_members(config, data, hyperparameters)
-    return (config, data, model, history), \
-        held_out_nll(model, data, config) if measure else math.nan
+    return data, model, history
 
 
 def fit_detector(values, config: DetectorConfig = DetectorConfig(),
@@ -736,15 +735,16 @@ def fit_detector(values, config: DetectorConfig = DetectorConfig(),
         SeriesTooShortError: a series is too short for `config`.
     """
     if config.start == "best":
-        fits = {start: _fit_frame(values, dataclasses.replace(config, start=start),
-                                  hyperparameters, splits) for start in ("zscore", "walk")}
-        chosen = min(fits, key=lambda start: fits[start][1])
-        config, data, model, history = fits[chosen][0]
-        history = {**history, "start": chosen,
-                   "start_val_nll": {start: fit[1] for start, fit in fits.items()}}
+        fits, nll = {}, {}
+        for start in ("zscore", "walk"):
+            candidate = dataclasses.replace(config, start=start)
+            fits[start] = (candidate, *_fit_frame(values, candidate, hyperparameters, splits))
+            nll[start] = held_out_nll(fits[start][2], fits[start][1], candidate)
+        chosen = min(nll, key=nll.get)
+        config, data, model, history = fits[chosen]
+        history = {**history, "start": chosen, "start_val_nll": nll}
     else:
-        (config, data, model, history), _ = _fit_frame(values, config, hyperparameters,
-                                                       splits, measure=False)
+        data, model, history = _fit_frame(values, config, hyperparameters, splits)
     scales = {}
     for name, (mean, std, fit, validation) in data.stats.items():
         scales[name] = SeriesScale(mean, std, math.inf, math.inf, fit + validation, validation,
