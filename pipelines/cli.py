@@ -279,6 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--epochs", type=_positive_int, default=None)
     detect.add_argument("--false-alarm-rate", type=_open_fraction, default=None,
                         help="target alarms per normal point (default 1e-4)")
+    detect.add_argument("--smoothing", type=_positive_int, default=None, metavar="K",
+                        help="points whose surprises are averaged into the alarm score "
+                             "(default 4; 1: each point on its own). A larger K (e.g. 32) "
+                             "catches a modest shift that lasts, such as a level step smaller "
+                             "than the series' usual spikes, at the cost of alarms up to K "
+                             "points later")
     _add_ensemble(detect)
     _add_alarm_gate(detect)
     detect.add_argument("--report", default=None, metavar="DIR",
@@ -590,6 +596,8 @@ def _detect(args, extra) -> int:
     chosen = {"model": args.model} if args.model is not None else {}
     if args.ensemble != DEFAULT_ENSEMBLE:  # only if asked: local_level refuses an ensemble
         chosen["ensemble"] = args.ensemble
+    if args.smoothing is not None:
+        chosen["smoothing"] = args.smoothing
     summary = detect_file(args.input, args.output, train_fraction=args.train_fraction,
                           window=args.window, epochs=args.epochs,
                           false_alarm_rate=args.false_alarm_rate,

@@ -158,3 +158,25 @@ def test_run_anomaly_passes_the_alarm_gate_to_the_component(tmp_path, monkeypatc
     detect = next(c for c in pipeline.components if c.id == "DetectAnomalies")
     assert detect.exec_properties["alarm_gate"] == "zscore"
     assert detect.exec_properties["gate_periodic"] is True
+
+
+def test_smoothing_sets_how_many_point_surprises_the_alarm_score_averages(odd_file, tmp_path):
+    import pandas as pd
+
+    from cuttingedge.pipelines.cli import main
+    from cuttingedge.trainers.anomaly import alarms
+
+    path, _ = odd_file
+    out = tmp_path / "s.csv"
+    assert main(["detect", "--input", str(path), "--output", str(out), "--train-fraction",
+                 "0.4", "--window", "16", "--epochs", "2", "--smoothing", "12",
+                 "--extra-columns"]) == 0
+    scored = pd.read_csv(out)
+    point = scored.point_score.to_numpy()
+    rows = slice(20, None)  # past the first points, whose context differs
+    np.testing.assert_allclose(scored.score.to_numpy()[rows], alarms.smooth(point, 12)[rows],
+                               rtol=1e-5, atol=1e-6)
+    assert not np.allclose(scored.score.to_numpy()[rows], alarms.smooth(point, 4)[rows])
+    done = _cli("detect", "--input", str(path), "--output", "x.csv", "--smoothing", "0",
+                cwd=tmp_path)
+    assert done.returncode == 2 and "--smoothing" in done.stderr
