@@ -104,6 +104,7 @@ def DetectAnomalies(
     false_alarm_rate: Parameter[float] = 1e-4,
     alarm_gate: Parameter[str] = "zscore",
     gate_periodic: Parameter[bool] = False,
+    ungate_gaussian: Parameter[bool] = False,
     tune_trials: Parameter[int] = 0,
     value_column: Parameter[str] = "value",
     max_alarm_fraction: Parameter[float] = 0.05,
@@ -114,7 +115,7 @@ def DetectAnomalies(
 
     `step="local_level"` fits a local level model per series (`anomaly.level_detector`) on
     its train and eval splits instead of a ladder forecaster; `horizon`, `epochs`,
-    `ensemble`, `alarm_gate`, `gate_periodic` and `tune_trials` do not apply to it. `step="auto"`
+    `ensemble`, `alarm_gate`, `gate_periodic`, `ungate_gaussian` and `tune_trials` do not apply to it. `step="auto"`
     chooses between the two per series (`anomaly.model_choice`).
     """
     from cuttingedge.trainers.anomaly import level_detector, model_choice, records
@@ -143,7 +144,8 @@ def DetectAnomalies(
                                     horizon=horizon, epochs=epochs, seed=seed,
                                     ensemble=ensemble,
                                     false_alarm_rate=false_alarm_rate,
-                                    alarm_gate=alarm_gate, gate_periodic=gate_periodic)
+                                    alarm_gate=alarm_gate, gate_periodic=gate_periodic,
+                                    ungate_gaussian=ungate_gaussian)
 
             def fit_ladder(chosen, chosen_splits):
                 hyperparameters = None

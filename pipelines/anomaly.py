@@ -65,6 +65,8 @@ class AnomalyConfig:
         (`DetectorConfig.alarm_gate`); "none": the forecast's surprise alone.
       gate_periodic: gate a series that repeats with a period the window holds too (by
         default it is not gated: `DetectorConfig.gate_periodic`).
+      ungate_gaussian: do not gate a series whose forecasts leave Gaussian errors on the
+        held-out rows (`DetectorConfig.ungate_gaussian`).
       max_alarm_fraction: blessing limit on the share of later points above threshold.
       beam_args: Beam pipeline options.
     """
@@ -82,6 +84,7 @@ class AnomalyConfig:
     false_alarm_rate: float = 1e-4
     alarm_gate: str = "zscore"
     gate_periodic: bool = False
+    ungate_gaussian: bool = False
     max_alarm_fraction: float = 0.05
     beam_args: tuple[str, ...] = ("--direct_running_mode=in_memory",)
 
@@ -140,6 +143,7 @@ def _add_detection(config: AnomalyConfig, examples, gate) -> list:
                              false_alarm_rate=config.false_alarm_rate,
                              alarm_gate=config.alarm_gate,
                              gate_periodic=config.gate_periodic,
+                             ungate_gaussian=config.ungate_gaussian,
                              tune_trials=config.tune_trials,
                              max_alarm_fraction=config.max_alarm_fraction,
                              report_dir=config.layout.reports(NAME))

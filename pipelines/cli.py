@@ -550,6 +550,13 @@ def _add_alarm_gate(parser) -> None:
     parser.add_argument("--gate-periodic", action="store_true",
                         help="with the zscore gate, gate a periodic series too (by default a "
                              "series with a period the window holds is not gated)")
+    parser.add_argument("--ungate-gaussian", action="store_true",
+                        help="with the zscore gate, do not gate a series whose forecast "
+                             "errors on the end of its training part are Gaussian (excess "
+                             "kurtosis <= 1): it has no jumps the forecast cannot foresee, so "
+                             "the forecast's surprise alone is evidence, and a change of "
+                             "shape that stays inside the recent range (a distorted beat) "
+                             "is found")
 
 
 DEFAULT_ENSEMBLE = 1  # DetectorConfig.ensemble, spelled out so that --help imports no Keras
@@ -582,7 +589,8 @@ def _run_anomaly(args, extra) -> int:
         ensemble=args.ensemble,
         tune_trials=args.tune_trials, train_fraction=args.train_fraction,
         false_alarm_rate=args.false_alarm_rate, alarm_gate=args.alarm_gate,
-        gate_periodic=args.gate_periodic, beam_args=_beam_args(extra), **chosen)
+        gate_periodic=args.gate_periodic, ungate_gaussian=args.ungate_gaussian,
+        beam_args=_beam_args(extra), **chosen)
     run_pipeline(anomaly.create_pipeline(config))
     _print_outputs(config.layout, [anomaly.NAME])
     return 0
@@ -603,6 +611,7 @@ def _detect(args, extra) -> int:
                           false_alarm_rate=args.false_alarm_rate,
                           extra_columns=args.extra_columns, report_dir=args.report,
                           alarm_gate=args.alarm_gate, gate_periodic=args.gate_periodic,
+                          ungate_gaussian=args.ungate_gaussian,
                           **chosen)
     print(summary.line())
     return 0

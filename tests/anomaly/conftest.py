@@ -34,6 +34,25 @@ def daily():
     return daily_series
 
 
+def switching_series(length: int = 2400, seed: int = 0):
+    """Noise around 0 that keeps jumping to 4 for 3 points (every 12-20 points), and one
+    value at -6 (row 2000), far outside any range the series visits: the true anomaly."""
+    rng = np.random.default_rng(seed)
+    values = 0.1 * rng.normal(size=length)
+    at = 2  # every window of 24 holds a jump
+    while at < length - 3:
+        values[at:at + 3] += 4.0
+        at += int(rng.integers(12, 21))
+    values[2000] = -6.0
+    return values
+
+
+@pytest.fixture(scope="session")
+def switching():
+    """The `switching_series(length, seed)` factory."""
+    return switching_series
+
+
 SPIKE_AT, SPIKE = 1000, 1.0  # 20 noise stddevs
 
 

@@ -153,11 +153,12 @@ def test_run_anomaly_passes_the_alarm_gate_to_the_component(tmp_path, monkeypatc
     monkeypatch.setattr(runner, "run_pipeline", built.append)  # build, do not run
     monkeypatch.setattr(cli, "_print_outputs", lambda *args: None)
     assert cli.main(["run", "anomaly", "--alarm-gate", "zscore", "--gate-periodic",
-                     "--output", str(tmp_path / "runs")]) == 0
+                     "--ungate-gaussian", "--output", str(tmp_path / "runs")]) == 0
     (pipeline,) = built
     detect = next(c for c in pipeline.components if c.id == "DetectAnomalies")
     assert detect.exec_properties["alarm_gate"] == "zscore"
     assert detect.exec_properties["gate_periodic"] is True
+    assert detect.exec_properties["ungate_gaussian"] is True
 
 
 def test_smoothing_sets_how_many_point_surprises_the_alarm_score_averages(odd_file, tmp_path):

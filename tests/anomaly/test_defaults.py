@@ -16,12 +16,12 @@ def test_pipeline_component_and_detect_default_to_the_detectors_settings():
     pipeline = AnomalyConfig()
     assert pipeline.step == AUTO  # the model is chosen per series; its ladder step is library's
     names = ("window", "horizon", "epochs", "ensemble", "false_alarm_rate", "train_fraction",
-             "validation_fraction", "alarm_gate", "gate_periodic")
+             "validation_fraction", "alarm_gate", "gate_periodic", "ungate_gaussian")
     assert {n: getattr(pipeline, n) for n in names} == {n: getattr(library, n) for n in names}
     component = inspect.signature(DetectAnomalies.test_call).parameters  # the @component body
     assert component["step"].default == AUTO
     for name in ("window", "horizon", "epochs", "ensemble", "false_alarm_rate", "alarm_gate",
-                 "gate_periodic"):
+                 "gate_periodic", "ungate_gaussian"):
         assert component[name].default == getattr(library, name), name
     from cuttingedge.pipelines import cli
 

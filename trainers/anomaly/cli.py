@@ -51,7 +51,7 @@ AUTO = model_choice.AUTO
 # The LevelConfig fields `detect_file` passes through **options (it sets the others itself).
 LOCAL_LEVEL_OPTIONS = tuple(field.name for field in dataclasses.fields(level_detector.LevelConfig)
                             if field.name not in ("window", "train_fraction", "false_alarm_rate"))
-UNGATED = ("alarm_gate", "gate_periodic")  # accepted and not applied: local level is ungated
+UNGATED = ("alarm_gate", "gate_periodic", "ungate_gaussian")  # accepted and not applied: local level is ungated
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,10 +73,14 @@ class DetectSummary:
     period: int = 0
     choice: str = ""  # why model="auto" chose `model`
     ensemble: int = 1  # ladder models served as one (`DetectorConfig.ensemble`)
+    residual_kurtosis: float | None = None  # set when Gaussian forecast residuals lift the gate
 
     def line(self) -> str:
         season = (f"; the series repeats every {self.period} rows: not gated by the trailing "
-                  f"z-score" if self.period else "")
+                  f"z-score" if self.period else
+                  f"; its forecasts leave Gaussian residuals (excess kurtosis "
+                  f"{self.residual_kurtosis:.2f}): not gated by the trailing z-score"
+                  if self.residual_kurtosis is not None else "")
         window = f"window {self.window}" if self.window else "no window, no gate"
         chosen = f" (auto: {self.choice})" if self.choice else ""
         members = f", an ensemble of {self.ensemble}" if self.ensemble > 1 else ""
@@ -154,7 +158,14 @@ def detect_file(input_csv, output_csv, model: str = AUTO,
                          len(series), scale.train_rows, 0 if level else config.window,
                          "" if level else note, int(scored.is_anomaly.sum()), scored.threshold,
                          series.notes, time.monotonic() - start, paths, scale.period,
-                         choice.reason if choice else "", 1 if level else config.ensemble)
+                         choice.reason if choice else "", 1 if level else config.ensemble,
+                         _lifted_by_residuals(scale, config))
+
+
+def _lifted_by_residuals(scale, config) -> float | None:
+    """The residual kurtosis when Gaussian forecast residuals lifted the gate, else None."""
+    lifted = getattr(scale, "gate_lifted", 0) and not getattr(scale, "period", 0)
+    return float(scale.residual_kurtosis) if lifted and config.alarm_gate == "zscore" else None
 
 
 def _detect_local_level(input_csv, output_csv, train_fraction, window, false_alarm_rate,

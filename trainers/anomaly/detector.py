@@ -44,6 +44,13 @@
    `gate_periodic=True`: there the forecast has learned the cycle and its surprise is the
    evidence, while the trailing range spans the whole cycle and would veto every value that
    stays in it though out of season (a quiet holiday, a missing evening peak, a late day).
+   With `ungate_gaussian=True`, nor is a series whose forecasts leave Gaussian errors on
+   the held-out rows (excess kurtosis of y - mean at most `GAUSSIAN_RESIDUALS`, 1): the
+   gate is there for series that jump in ways no forecast foresees, whose errors are
+   heavy-tailed; where the forecast explains the series down to Gaussian noise, its
+   surprise alone is evidence, and the range would veto a change of shape that stays
+   inside it (a distorted beat, a changed rhythm). Off by default: on the benchmarks it is
+   even (`benchmarks/README.md`, fresh_series.py).
 
 `Detector.score(values)` returns, for every point: the predictive mean and stddev in the
 series' units, its aleatoric and epistemic parts, the tail surprise `point_score`, the
@@ -70,6 +77,7 @@ from collections.abc import Mapping
 
 import keras
 import numpy as np
+from scipy import stats
 
 from cuttingedge.trainers import probabilistic as prob
 from cuttingedge.trainers.probabilistic import mean_field
@@ -134,6 +142,10 @@ class DetectorConfig:
         gate_periodic: with the z-score gate, gate a series that repeats with a period the
             window holds too; by default such a series is not gated (module docstring,
             step 6, and `SeriesScale.period`).
+        ungate_gaussian: with the z-score gate, do not gate a series whose forecasts leave
+            Gaussian errors on the held-out rows (module docstring, step 6, and
+            `SeriesScale.residual_kurtosis`); by default every series but a periodic one
+            is gated.
         seed: seeds Keras, the ladder layers and the shuffling.
     """
 
@@ -165,6 +177,7 @@ class DetectorConfig:
     calibration: str = "held_out"
     alarm_gate: str = "zscore"
     gate_periodic: bool = False
+    ungate_gaussian: bool = False
     seed: int = 0
 
     def __post_init__(self):
@@ -180,9 +193,10 @@ class DetectorConfig:
         if self.alarm_gate not in ALARM_GATES:
             raise ValueError(f"Expected alarm_gate in {list(ALARM_GATES)}. Received: "
                              f"alarm_gate={self.alarm_gate!r}.")
-        if not isinstance(self.gate_periodic, (bool, np.bool_)):
-            raise ValueError(f"Expected gate_periodic to be True or False. Received: "
-                             f"gate_periodic={self.gate_periodic!r}.")
+        for flag in ("gate_periodic", "ungate_gaussian"):
+            if not isinstance(getattr(self, flag), (bool, np.bool_)):
+                raise ValueError(f"Expected {flag} to be True or False. Received: "
+                                 f"{flag}={getattr(self, flag)!r}.")
         object.__setattr__(self, "step", prob.ladder.parse_step(self.step).value)
         object.__setattr__(self, "hidden_units", tuple(self.hidden_units))
         check_settings(self, ("window", "horizon", "epochs", "batch_size", "samples",
@@ -190,6 +204,9 @@ class DetectorConfig:
                        ("learning_rate", "scale_floor", "min_scale", "window_floor"))
 
 
+# Largest excess kurtosis of held-out forecast residuals that lifts the z-score gate: that of
+# a Student-t with 10 degrees of freedom, the bound `model_choice` puts on innovations.
+GAUSSIAN_RESIDUALS = 1.0
 FRACTIONS = ("train_fraction", "validation_fraction", "false_alarm_rate", "tail_fraction")
 MEMBER_SEED_STEP = 1000  # an ensemble's member i is fitted from seed + 1000 * i
 
@@ -236,7 +253,10 @@ class SeriesScale:
     `gate_threshold` and `gate_point_threshold` are the z-score gate's thresholds of its
     smoothed and point scores (NaN without a gate); `gate_floor` floors its stddev.
     `period` is the training part's period in steps when it lifts the gate (0: no period
-    the window holds, or `gate_periodic`).
+    the window holds, or `gate_periodic`). `residual_kurtosis` is the excess kurtosis of
+    the forecast's errors (y - mean) on the held-out rows; at most
+    `GAUSSIAN_RESIDUALS` it lifts the gate when `ungate_gaussian`. `gate_lifted` is 1
+    where either lifts it: the series is then not gated.
     """
 
     mean: float
@@ -250,6 +270,8 @@ class SeriesScale:
     gate_point_threshold: float = math.nan
     gate_floor: float = math.nan
     period: int = 0
+    residual_kurtosis: float = math.nan
+    gate_lifted: int = 0
 
     def as_dict(self) -> dict:
         """JSON-ready fields: NaN (no gate) becomes None.
@@ -487,7 +509,7 @@ class Detector:
         moments = self.forecast(data, series)
         start = scale.train_rows if self.config.adaptive else None
         gate = None
-        if self.config.alarm_gate == "zscore" and not scale.period:
+        if self.config.alarm_gate == "zscore" and not scale.gate_lifted:
             gate_score = alarms.smooth(gate_scores(data.values, self.config, scale),
                                        self.config.smoothing)
             gate = gate_score > _bar(gate_score, scale.gate_threshold, self.config, start)
@@ -769,9 +791,37 @@ def _calibrate(detector: Detector, series: Series, name: str, scale: SeriesScale
     rate = float(np.mean(alarms.smooth(point, config.smoothing)[held_out] > threshold))
     scale = dataclasses.replace(scale, threshold=threshold, point_threshold=point_threshold,
                                 validation_alarm_rate=rate)
+    validation = slice(train - scale.validation_rows, train)
+    observed = np.where(head.missing, np.nan, head.values)
+    kurtosis = residual_kurtosis(observed[validation], moments.mean[validation])
+    scale = dataclasses.replace(scale, residual_kurtosis=kurtosis)
     if config.alarm_gate == "zscore":
         scale = _calibrate_gate(head.values, scale, config)
     return scale
+
+
+def residual_kurtosis(values, mean) -> float:
+    """Excess kurtosis of the forecast errors y - mean of the observed (finite) points.
+
+    0 for Gaussian errors; large where the series jumps in ways its forecast cannot foresee
+    (spikes, switches between levels). The errors are not divided by the predictive
+    stddev, so a scale the model misjudges here and there does not fatten their tails. NaN
+    with fewer than 4 observed points or constant errors.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> y = rng.normal(size=4000)
+        >>> abs(residual_kurtosis(y, np.zeros(4000))) < 0.2
+        True
+        >>> y[::50] += 20.0  # a spike every 50 points
+        >>> residual_kurtosis(y, np.zeros(4000)) > 10
+        True
+    """
+    residual = np.asarray(values, np.float64) - np.asarray(mean, np.float64)
+    residual = residual[np.isfinite(residual)]
+    if len(residual) < 4 or not np.ptp(residual) > 0:
+        return math.nan
+    return float(stats.kurtosis(residual))
 
 
 def _calibrate_gate(values: np.ndarray, scale: SeriesScale,
@@ -787,8 +837,10 @@ def _calibrate_gate(values: np.ndarray, scale: SeriesScale,
     threshold, point_threshold = _thresholds(gate_scores(values, config, scale), calibration,
                                              config)
     period = 0 if config.gate_periodic else alarms.seasonal_lag(values, span_of(config))
+    gaussian = config.ungate_gaussian and scale.residual_kurtosis <= GAUSSIAN_RESIDUALS
     return dataclasses.replace(scale, gate_threshold=threshold,
-                               gate_point_threshold=point_threshold, period=period)
+                               gate_point_threshold=point_threshold, period=period,
+                               gate_lifted=int(bool(period) or gaussian))
 
 
 def _thresholds(point: np.ndarray, rows: slice, config: DetectorConfig) -> tuple[float, float]:

@@ -8,8 +8,8 @@
         distribution of the last value, in the series' units), "score" (its tail surprise,
         see `alarms`) and "is_anomaly" (score > the series' point threshold, and with a
         z-score gate the window's z-score surprise > the gate's point threshold unless
-        the series has a period that lifts the gate; never when a value in the row is NaN
-        or infinite).
+        the series' gate is lifted (a period, or Gaussian forecast residuals: `detector`,
+        step 6); never when a value in the row is NaN or infinite).
     detect(examples string [None])
         Serialised tf.Examples as SensorExampleGen writes them with window = window +
         horizon - 1 (features `series`, `<col>_window`, `<col>`, optional `<col>_missing`
@@ -124,7 +124,7 @@ def scoring_fn(detector: Detector, samples: int):
     units, the point's score and its alarm (only where `observed`).
     """
     names, columns = series_constants(detector.scales, (
-        "mean", "std", "point_threshold", "gate_point_threshold", "gate_floor", "period"))
+        "mean", "std", "point_threshold", "gate_point_threshold", "gate_floor", "gate_lifted"))
     serve = standardised_fn(detector, samples)
     gated = detector.config.alarm_gate == "zscore"
 
@@ -139,8 +139,8 @@ def scoring_fn(detector: Detector, samples: int):
         if gated:  # the trailing z-score over the same window must agree (detector, step 6)
             spread = tf.maximum(tf.math.reduce_std(past, axis=1), of["gate_floor"])
             gate = tail_surprise_tf(point, tf.reduce_mean(past, axis=1), spread)
-            gate = tf.logical_or(gate > of["gate_point_threshold"], of["period"] > 0)
-            alarm = tf.logical_and(alarm, gate)  # a periodic series is not gated
+            gate = tf.logical_or(gate > of["gate_point_threshold"], of["gate_lifted"] > 0)
+            alarm = tf.logical_and(alarm, gate)  # a series whose gate is lifted is not gated
         return {**out, "score": surprise, "is_anomaly": alarm}
 
     return score
