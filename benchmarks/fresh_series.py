@@ -15,16 +15,23 @@ fetched from the package index with `pip download ... --no-deps` (about 7 and 8 
                       one ECG lead at 360 Hz (a beat every ~300 values) as TSB-UAD labels
                       it: one labelled anomaly of 352 values (rows 6,936-7,287). Added
                       after the two above had been scored, with their protocol unchanged.
+  ecg-diff-count-3    aeon's own test series for anomaly detectors (the TEST split of
+                      `load_ecg_diff_count_3`, in the same aeon wheel): 10,000 values of a
+                      synthetic ECG made with GutenTAG (TimeEval), with three labelled
+                      anomalies of 100 values (rows 1,560-1,659, 6,600-6,699 and
+                      6,940-7,039). Added after the three others had been scored, with
+                      their protocol unchanged.
   Daphnet S06R02      Daphnet Freezing of Gait (UCI, CC BY 4.0), subject 6, run 2: 7,040
                       rows of 9 accelerometer channels (ankle, thigh, trunk; 64 Hz) of a
                       Parkinson's patient walking, with no freezing episode labelled, so
                       every alarm is false.
 
 Protocols (fixed, with every default, before this script first ran):
-  * InternalBleeding16 and the MIT-BIH excerpt go through `nab_evaluation.py --nab-root`,
+  * InternalBleeding16, the MIT-BIH excerpt and ecg-diff-count-3 go through `nab_evaluation.py --nab-root`,
     written here as one NAB layout: timestamps one second apart from 2020-01-01, and one
-    NAB window per series, centred on the labelled anomaly and 10% of the series long
-    (750 rows), as NAB draws its windows.
+    NAB window per labelled anomaly (run of labelled rows), centred on it, the windows
+    together 10% of the series long (750 rows for one anomaly in 7,500), as NAB draws its
+    windows.
     NAB's rules: the first 15% is not scored, a window counts as detected when a flag falls
     inside it, each run of flags outside is a false positive. Run under both protocols
     (post-processed and --plain), methods auto (the package default), the gated ladder
@@ -41,8 +48,11 @@ are not machines; the figures are reported as they came, whatever they show.
 
 Run from the repository root:
     .venv/bin/python benchmarks/fresh_series.py [--cache DIR] [--epochs 40]
+        [--detector FIELD=VALUE] [--output PATH]
 Writes benchmarks/results/fresh_series.json (with the two nab_evaluation runs beside it:
-fresh_labelled.json, fresh_labelled_plain.json and their PNGs).
+fresh_labelled.json, fresh_labelled_plain.json and their PNGs). `--detector FIELD=VALUE`
+overrides a DetectorConfig field; with `--output .../fresh_series_X.json` the labelled runs
+are written as fresh_labelled_X.json and fresh_labelled_plain_X.json.
 """
 
 from __future__ import annotations
@@ -76,6 +86,8 @@ UCR_MEMBER = ("aeon/datasets/data/KDD-TSAD_135/"
               "135_UCR_Anomaly_InternalBleeding16_TEST.csv")
 DAPHNET_MEMBER = "aeon/datasets/data/Daphnet_S06R02E0/S06R02E0.csv"
 MITDB_MEMBER = "sktime/datasets/data/mitdb/mitdb.csv"
+GUTENTAG_MEMBER = "aeon/datasets/data/UnitTest/ecg-diff-count-3_TEST.csv"
+GUTENTAG_NAME = "ecg-diff-count-3"
 CATEGORY = "fresh"
 UCR_NAME = "InternalBleeding16"
 MITDB_NAME = "MITBIH_7500"
@@ -110,36 +122,41 @@ def read_member(wheel: pathlib.Path, member: str) -> list[dict]:
 
 def write_nab_layout(series: dict[str, tuple[list[str], list[bool]]],
                      root: pathlib.Path) -> dict:
-    """{name: (values, labelled)} as one NAB layout under root, one window per series.
+    """{name: (values, labelled)} as one NAB layout under root, one window per anomaly.
 
-    Returns, per series, its length, first and last labelled row and window rows.
+    Each run of labelled rows is one anomaly; its window is centred on it, and the windows of
+    a series are together 10% of its length (NAB's rule).
+
+    Returns, per series, its length, the (first, last) row of each anomaly and each window.
     """
     (root / "data" / CATEGORY).mkdir(parents=True, exist_ok=True)
     (root / "labels").mkdir(parents=True, exist_ok=True)
     windows, out, start = {}, {}, datetime.datetime(2020, 1, 1)
     for name, (values, labels) in series.items():
-        labelled = [i for i, flag in enumerate(labels) if flag]
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], np.asarray(labels, int), [0]])))
+        anomalies = [(int(a), int(b) - 1) for a, b in edges.reshape(-1, 2)]
         stamp = [(start + datetime.timedelta(seconds=i)).strftime("%Y-%m-%d %H:%M:%S")
                  for i in range(len(values))]
         with open(root / "data" / CATEGORY / f"{name}.csv", "w") as handle:
             handle.write("timestamp,value\n")
             handle.writelines(f"{t},{v}\n" for t, v in zip(stamp, values))
-        centre, half = (labelled[0] + labelled[-1]) // 2, len(values) // 20  # 10% long
-        first, last = max(centre - half, 0), min(centre + half, len(values) - 1)
-        windows[f"{CATEGORY}/{name}.csv"] = [[stamp[first] + ".000000",
-                                              stamp[last] + ".000000"]]
-        out[name] = {"rows": len(values), "labelled_rows": [labelled[0], labelled[-1]],
-                     "window_rows": [first, last]}
+        half = len(values) // (20 * len(anomalies))  # the windows together 10% long
+        rows = [(max((a + b) // 2 - half, 0), min((a + b) // 2 + half, len(values) - 1))
+                for a, b in anomalies]
+        windows[f"{CATEGORY}/{name}.csv"] = [[stamp[first] + ".000000", stamp[last] + ".000000"]
+                                             for first, last in rows]
+        out[name] = {"rows": len(values), "labelled_rows": [list(a) for a in anomalies],
+                     "window_rows": [list(r) for r in rows]}
     (root / "labels" / "combined_windows.json").write_text(json.dumps(windows, indent=1))
     return out
 
 
-def daphnet_false_positives(rows: list[dict], epochs: int) -> dict:
+def daphnet_false_positives(rows: list[dict], epochs: int, overrides: dict) -> dict:
     """Per channel: false-positive episodes of each method, and the model auto chose."""
     channels = [c for c in rows[0] if c not in ("timestamp", "is_anomaly")]
     if any(row["is_anomaly"] != "0" for row in rows):
         raise SystemExit("the Daphnet run is expected to hold no labelled freezing episode")
-    config = DetectorConfig(train_fraction=TRAIN_FRACTION, epochs=epochs)
+    config = DetectorConfig(train_fraction=TRAIN_FRACTION, epochs=epochs, **overrides)
     out = {}
     for channel in channels:
         series = from_arrays(np.array([float(row[channel]) for row in rows]), name=channel)
@@ -160,18 +177,26 @@ def main(argv=None) -> dict:
                         help="where the wheels and the NAB layout are kept")
     parser.add_argument("--epochs", type=int, default=DetectorConfig.epochs)
     parser.add_argument("--output", default=str(RESULTS / "fresh_series.json"))
+    parser.add_argument("--detector", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a DetectorConfig field of the ladder and auto, e.g. "
+                             "--detector ungate_gaussian=true (repeatable; values read as JSON)")
     args = parser.parse_args(argv)
+    overrides = nab_evaluation.detector_overrides(args.detector, parser)
     if args.epochs < 1:
         parser.error("--epochs must be >= 1")
     start = time.monotonic()
     wheel = fetch_wheel(args.cache, AEON)
     sktime_wheel = fetch_wheel(args.cache, SKTIME)
     output = pathlib.Path(args.output)
+    suffix = output.stem.removeprefix("fresh_series") + ".json"  # the labelled runs beside it
     ucr_rows = read_member(wheel, UCR_MEMBER)
     mitdb_rows = read_member(sktime_wheel, MITDB_MEMBER)
+    gutentag_rows = read_member(wheel, GUTENTAG_MEMBER)
     labelled = write_nab_layout(
         {UCR_NAME: ([r["value"] for r in ucr_rows], [r["is_anomaly"] == "1" for r in ucr_rows]),
-         MITDB_NAME: ([r["data"] for r in mitdb_rows], [r["label"] == "1" for r in mitdb_rows])},
+         MITDB_NAME: ([r["data"] for r in mitdb_rows], [r["label"] == "1" for r in mitdb_rows]),
+         GUTENTAG_NAME: ([r["value-0"] for r in gutentag_rows],
+                         [r["is_anomaly"] == "1" for r in gutentag_rows])},
         args.cache / "nab")
     runs, per_series = {}, {}
     for plain in (False, True):
@@ -179,7 +204,9 @@ def main(argv=None) -> dict:
         run = nab_evaluation.main(
             ["--nab-root", str(args.cache / "nab"), "--series", "all", "--epochs",
              str(args.epochs), "--methods", ",".join(UCR_METHODS),
-             "--output", str(output.parent / name)] + (["--plain"] if plain else []))
+             "--output", str(output.parent / name.replace(".json", suffix))]
+            + (["--plain"] if plain else [])
+            + [f"--detector={item}" for item in args.detector])
         protocol = "plain" if plain else "post_processed"
         runs[protocol] = {
             m: {k: run["methods"][m]["all"][k] for k in
@@ -189,10 +216,11 @@ def main(argv=None) -> dict:
             m: {s: run["per_series"][m][s]["counts"] for s in run["per_series"][m]}
             for m in UCR_METHODS}
     daphnet_rows = read_member(wheel, DAPHNET_MEMBER)
-    daphnet = daphnet_false_positives(daphnet_rows, args.epochs)
+    daphnet = daphnet_false_positives(daphnet_rows, args.epochs, overrides)
     totals = {m: sum(row[m] for row in daphnet.values()) for m in METHODS}
     result = {"protocol": __doc__,
               "source": f"{AEON} wheel ({wheel.name}), {SKTIME} wheel ({sktime_wheel.name})",
+              "detector": overrides,
               "labelled": {"series": labelled, **runs, "per_series": per_series},
               "daphnet_s06r02": {"false_positives": totals, "per_channel": daphnet,
                                  "rows": len(daphnet_rows),
@@ -204,7 +232,7 @@ def main(argv=None) -> dict:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=1, default=float))
     for protocol, table in runs.items():
-        print(f"{UCR_NAME} + {MITDB_NAME}, {protocol}: " + "; ".join(
+        print(f"{UCR_NAME} + {MITDB_NAME} + {GUTENTAG_NAME}, {protocol}: " + "; ".join(
             f"{m} {r['true_positives']}/{r['false_negatives']}/{r['false_positives']} "
             f"F1 {r['f1']:.3f}" for m, r in table.items()))
     baseline = totals["trailing z-score"]

@@ -42,6 +42,7 @@ import pandas as pd
 from cuttingedge.trainers.anomaly import baselines, evaluate, model_choice
 from cuttingedge.trainers.anomaly.detector import DetectorConfig, fit_detector
 from cuttingedge.trainers.anomaly.series import from_arrays
+from nab_evaluation import detector_overrides  # this script's folder
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
@@ -79,7 +80,7 @@ def score_sensor(values, name: str, args) -> tuple[dict, str]:
     """(method -> alarm flags, the model auto chose) of one sensor."""
     series = from_arrays(values, name=name)
     config = DetectorConfig(window=WINDOW, train_fraction=args.train_rows / len(series),
-                            epochs=args.epochs)
+                            epochs=args.epochs, **args.detector)
     flags, choice = alarm_flags(series, config)
     return flags, choice.model
 
@@ -89,7 +90,11 @@ def main(argv=None) -> dict:
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--train-rows", type=int, default=400)
     parser.add_argument("--output", default=str(RESULTS / "normal_operation.json"))
+    parser.add_argument("--detector", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a DetectorConfig field of the ladder and auto, e.g. "
+                             "--detector ungate_gaussian=true (repeatable; values read as JSON)")
     args = parser.parse_args(argv)
+    args.detector = detector_overrides(args.detector, parser)
     if args.epochs < 1 or args.train_rows < WINDOW + 2:
         parser.error(f"--epochs must be >= 1 and --train-rows > {WINDOW + 1}")
     path = shared_root() / "skab" / "anomaly-free" / "anomaly-free.csv"
@@ -111,7 +116,7 @@ def main(argv=None) -> dict:
               "per_1000_points": {m: 1000.0 * n / scored for m, n in totals.items()},
               "per_sensor": per_sensor, "auto_choices": choices,
               "settings": {"train_rows": args.train_rows, "window": WINDOW,
-                           "epochs": args.epochs},
+                           "epochs": args.epochs, "detector": args.detector},
               "data": "$CUTTINGEDGE_SHARED_DATA/skab/anomaly-free/anomaly-free.csv",
               "seconds": time.monotonic() - start,
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},

@@ -81,7 +81,8 @@ import pandas as pd
 from cuttingedge.trainers.anomaly import alarms, baselines, evaluate, joint, model_choice
 from cuttingedge.trainers.anomaly.detector import DetectorConfig, fit_detector, refractory_of
 from cuttingedge.trainers.anomaly.series import SeriesError, from_arrays
-from nab_evaluation import FACTORS, PLAIN, fp_at_recall, shared_root  # this script's folder
+from nab_evaluation import (FACTORS, PLAIN, detector_overrides, fp_at_recall,  # this folder
+                            shared_root)
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
@@ -118,7 +119,7 @@ def score_sensor(values, stamps, name, args) -> dict[str, np.ndarray]:
     fraction = TRAIN_ROWS / len(series)
     plain = PLAIN if args.plain else {}
     config = DetectorConfig(window=WINDOW, train_fraction=fraction, epochs=args.epochs,
-                            seed=args.seed, **plain)
+                            seed=args.seed, **{**args.detector, **plain})
     out = fit_detector(series, config).score(series, name)
     ungated = (out.score > out.bar) & out.scored & ~series.missing
     zscore = baselines.zscore_baseline(series, baselines.BaselineConfig(
@@ -190,7 +191,8 @@ def score_local_level(values, stamps, name, args) -> tuple[dict, dict, str]:
     curves = {m: [rearmed_flags(out, series, f, refractory) for f in FACTORS]
               for m, out in scored.items()}
     auto = model_choice.fit_auto_detector({name: series}, DetectorConfig(
-        window=WINDOW, train_fraction=fraction, epochs=args.epochs, seed=args.seed, **plain))
+        window=WINDOW, train_fraction=fraction, epochs=args.epochs, seed=args.seed,
+        **{**args.detector, **plain}))
     flags["auto (default)"] = auto.score(series, name).is_anomaly
     return flags, curves, auto.choices[name].model
 
@@ -337,7 +339,11 @@ def main(argv=None) -> dict:
                                          "skab_evaluation[_plain].json, skab_joint[_plain].json, "
                                          "skab_reference[_plain].json, "
                                          "skab_local_level[_plain].json)")
+    parser.add_argument("--detector", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a DetectorConfig field of the ladder and auto, e.g. "
+                             "--detector ungate_gaussian=true (repeatable; values read as JSON)")
     args = parser.parse_args(argv)
+    args.detector = detector_overrides(args.detector, parser)
     if args.joint + args.reference + args.local_level > 1:
         parser.error("--joint, --reference and --local-level are separate protocols: pass one")
     stem = "skab_joint" if args.joint else "skab_reference" if args.reference \
@@ -379,7 +385,8 @@ def main(argv=None) -> dict:
               "settings": {"train_rows": TRAIN_ROWS, "window": WINDOW, "epochs": args.epochs,
                            "plain": args.plain, "joint": args.joint,
                            "local_level": args.local_level,
-                           "reference": args.reference is not None},
+                           "reference": args.reference is not None,
+                           "detector": args.detector},
               "seconds": time.monotonic() - start,
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
               "date": time.strftime("%Y-%m-%d %H:%M:%S")}
