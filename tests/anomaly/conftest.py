@@ -89,3 +89,37 @@ def fitted(spiky):
                             learning_rate=1e-2, refractory=16, refractory_fraction=0.0,
                             false_alarm_rate=1e-3)
     return fit_detector(spiky, config)
+
+
+def serve_each_point(detector, series, window: int, folder) -> np.ndarray:
+    """`is_anomaly` of the exported detector's serving_default for every point from `window`
+    on, each sent with the `window` values before it; asserts that serving decides as
+    `Detector.score` does (smoothing 1 and a fixed threshold: point by point; float32
+    against float64 allows a disagreement right at a threshold)."""
+    import tensorflow as tf
+
+    from cuttingedge.trainers.anomaly.export import export_detector
+
+    rows = np.arange(window, len(series))
+    recent = np.stack([series[i - window:i + 1] for i in rows]).astype(np.float32)
+    serve = tf.saved_model.load(export_detector(detector, folder)).signatures["serving_default"]
+    served = serve(values=tf.constant(recent),
+                   series=tf.constant([""] * len(rows)))["is_anomaly"].numpy()
+    assert np.mean(served != detector.score(series).exceeds[rows]) <= 2 / len(rows)
+    return served
+
+
+@pytest.fixture(scope="session")
+def served_alarms():
+    """The `serve_each_point(detector, series, window, folder)` helper."""
+    return serve_each_point
+
+
+@pytest.fixture(scope="session")
+def pointwise():
+    """Fast learned-scale settings whose alarms are decided point by point (smoothing 1, a
+    fixed threshold, no refractory period), as the serving signature decides them."""
+    return dict(step="learned_scale", hidden_units=(16,), epochs=15, learning_rate=1e-2,
+                false_alarm_rate=1e-3, smoothing=1, adaptive=False, refractory=0,
+                refractory_fraction=0.0)
+

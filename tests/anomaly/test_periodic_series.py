@@ -2,11 +2,9 @@
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from cuttingedge.trainers.anomaly import alarms
 from cuttingedge.trainers.anomaly.detector import DetectorConfig, fit_detector
-from cuttingedge.trainers.anomaly.export import export_detector
 
 PERIOD, WINDOW = 24, 32
 QUIET_DAY = 50  # its two peaks at half height: inside the recent range, out of season
@@ -18,11 +16,8 @@ def series(daily):
 
 
 @pytest.fixture(scope="module")
-def detectors(series):
-    common = dict(step="learned_scale", window=WINDOW, hidden_units=(16,), train_fraction=0.3,
-                  validation_fraction=0.25, epochs=15, learning_rate=1e-2,
-                  false_alarm_rate=1e-3, smoothing=1, adaptive=False, refractory=0,
-                  refractory_fraction=0.0)
+def detectors(series, pointwise):
+    common = dict(pointwise, window=WINDOW, train_fraction=0.3, validation_fraction=0.25)
     return {gated: fit_detector(series, DetectorConfig(gate_periodic=gated, **common))
             for gated in (False, True)}
 
@@ -56,19 +51,11 @@ def test_the_quiet_day_alarms_only_where_the_periodic_series_is_not_gated(series
     assert free.is_anomaly[normal].mean() <= 5e-3  # target 1e-3 per point, over ~1,000
 
 
-def test_served_alarms_of_a_periodic_series_are_not_gated(series, detectors, tmp_path):
-    rows = np.arange(WINDOW, len(series))
-    recent = np.stack([series[i - WINDOW:i + 1] for i in rows]).astype(np.float32)
-    day = (rows >= QUIET_DAY * PERIOD) & (rows < (QUIET_DAY + 1) * PERIOD)
-    served = {}
-    for gated, detector in detectors.items():
-        path = export_detector(detector, tmp_path / f"gated{gated}")
-        serve = tf.saved_model.load(path).signatures["serving_default"]
-        out = serve(values=tf.constant(recent), series=tf.constant([""] * len(rows)))
-        served[gated] = out["is_anomaly"].numpy()
-        # Smoothing 1 and a fixed threshold: serving decides point by point as `score`
-        # does (float32 against float64: a disagreement right at a threshold is allowed).
-        assert np.mean(served[gated] != detector.score(series).exceeds[rows]) <= 2 / len(rows)
+def test_served_alarms_of_a_periodic_series_are_not_gated(series, detectors, served_alarms,
+                                                          tmp_path):
+    served = {gated: served_alarms(detector, series, WINDOW, tmp_path / f"gated{gated}")
+              for gated, detector in detectors.items()}
+    day = slice(QUIET_DAY * PERIOD - WINDOW, (QUIET_DAY + 1) * PERIOD - WINDOW)  # from WINDOW
     assert served[False][day].any() and not served[True][day].any()
 
 
