@@ -67,10 +67,10 @@ def test_detect_says_why_a_series_is_not_gated(series, tmp_path):
     path.write_text("timestamp,value\n" + "".join(
         f"2024-01-{1 + i // 1440:02d} {i % 1440 // 60:02d}:{i % 60:02d}:00,{v:.5f}\n"
         for i, v in enumerate(series)))
-    common = dict(model="learned_scale", window=WINDOW, epochs=15, train_fraction=0.5,
-                  validation_fraction=0.5, hidden_units=(16,), learning_rate=1e-2)
-    free = detect_file(path, tmp_path / "free.csv", ungate_gaussian=True, **common)
-    gated = detect_file(path, tmp_path / "gated.csv", **common)
+    common = dict(window=WINDOW, epochs=15, train_fraction=0.5, validation_fraction=0.5,
+                  hidden_units=(16,), learning_rate=1e-2)
+    free = detect_file(path, tmp_path / "free.csv", ungate_gaussian=True, **common)  # auto
+    gated = detect_file(path, tmp_path / "gated.csv", model="learned_scale", **common)
     assert "its forecasts leave Gaussian residuals (excess kurtosis" in free.line()
     assert "not gated by the trailing z-score" in free.line()
     assert "Gaussian" not in gated.line()

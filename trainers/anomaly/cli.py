@@ -164,6 +164,7 @@ def detect_file(input_csv, output_csv, model: str = AUTO,
 
 def _lifted_by_residuals(scale, config) -> float | None:
     """The residual kurtosis when Gaussian forecast residuals lifted the gate, else None."""
+    scale = getattr(scale, "scale", scale)  # with "auto", the chosen model's constants
     lifted = getattr(scale, "gate_lifted", 0) and not getattr(scale, "period", 0)
     return float(scale.residual_kurtosis) if lifted and config.alarm_gate == "zscore" else None
 
