@@ -27,11 +27,11 @@ fetched from the package index with `pip download ... --no-deps` (about 7 and 8 
                       every alarm is false.
 
 Protocols (fixed, with every default, before this script first ran):
-  * InternalBleeding16, the MIT-BIH excerpt and ecg-diff-count-3 go through `nab_evaluation.py --nab-root`,
-    written here as one NAB layout: timestamps one second apart from 2020-01-01, and one
-    NAB window per labelled anomaly (run of labelled rows), centred on it, the windows
-    together 10% of the series long (750 rows for one anomaly in 7,500), as NAB draws its
-    windows.
+  * InternalBleeding16, the MIT-BIH excerpt and ecg-diff-count-3 go through
+    `nab_evaluation.py --nab-root`, written here as one NAB layout: timestamps one second
+    apart from 2020-01-01, and one NAB window per labelled anomaly (run of labelled rows),
+    centred on it, the windows together 10% of the series long (750 rows for one anomaly
+    in 7,500), as NAB draws its windows.
     NAB's rules: the first 15% is not scored, a window counts as detected when a flag falls
     inside it, each run of flags outside is a false positive. Run under both protocols
     (post-processed and --plain), methods auto (the package default), the gated ladder

@@ -115,8 +115,8 @@ def DetectAnomalies(
 
     `step="local_level"` fits a local level model per series (`anomaly.level_detector`) on
     its train and eval splits instead of a ladder forecaster; `horizon`, `epochs`,
-    `ensemble`, `alarm_gate`, `gate_periodic`, `ungate_gaussian` and `tune_trials` do not apply to it. `step="auto"`
-    chooses between the two per series (`anomaly.model_choice`).
+    `ensemble`, `alarm_gate`, `gate_periodic`, `ungate_gaussian` and `tune_trials` do not
+    apply to it. `step="auto"` chooses between the two per series (`anomaly.model_choice`).
     """
     from cuttingedge.trainers.anomaly import level_detector, model_choice, records
     from cuttingedge.trainers.anomaly.detector import DetectorConfig, fit_detector

@@ -51,7 +51,8 @@ AUTO = model_choice.AUTO
 # The LevelConfig fields `detect_file` passes through **options (it sets the others itself).
 LOCAL_LEVEL_OPTIONS = tuple(field.name for field in dataclasses.fields(level_detector.LevelConfig)
                             if field.name not in ("window", "train_fraction", "false_alarm_rate"))
-UNGATED = ("alarm_gate", "gate_periodic", "ungate_gaussian")  # accepted and not applied: local level is ungated
+# Accepted and not applied: the local level model is ungated.
+UNGATED = ("alarm_gate", "gate_periodic", "ungate_gaussian")
 
 
 @dataclasses.dataclass(frozen=True)
