@@ -74,7 +74,7 @@ import numpy as np
 
 import nab_evaluation
 import normal_operation
-from cuttingedge.trainers.anomaly import evaluate
+from cuttingedge.trainers.anomaly import alarms, evaluate
 from cuttingedge.trainers.anomaly.detector import DetectorConfig
 from cuttingedge.trainers.anomaly.series import from_arrays
 
@@ -133,8 +133,7 @@ def write_nab_layout(series: dict[str, tuple[list[str], list[bool]]],
     (root / "labels").mkdir(parents=True, exist_ok=True)
     windows, out, start = {}, {}, datetime.datetime(2020, 1, 1)
     for name, (values, labels) in series.items():
-        edges = np.flatnonzero(np.diff(np.concatenate([[0], np.asarray(labels, int), [0]])))
-        anomalies = [(int(a), int(b) - 1) for a, b in edges.reshape(-1, 2)]
+        anomalies = alarms.flag_runs(labels)
         stamp = [(start + datetime.timedelta(seconds=i)).strftime("%Y-%m-%d %H:%M:%S")
                  for i in range(len(values))]
         with open(root / "data" / CATEGORY / f"{name}.csv", "w") as handle:
@@ -177,9 +176,7 @@ def main(argv=None) -> dict:
                         help="where the wheels and the NAB layout are kept")
     parser.add_argument("--epochs", type=int, default=DetectorConfig.epochs)
     parser.add_argument("--output", default=str(RESULTS / "fresh_series.json"))
-    parser.add_argument("--detector", action="append", default=[], metavar="FIELD=VALUE",
-                        help="override a DetectorConfig field of the ladder and auto, e.g. "
-                             "--detector ungate_gaussian=true (repeatable; values read as JSON)")
+    nab_evaluation.add_detector_option(parser)
     args = parser.parse_args(argv)
     overrides = nab_evaluation.detector_overrides(args.detector, parser)
     if args.epochs < 1:

@@ -125,6 +125,14 @@ def series_paths(root: pathlib.Path, names: str, parser) -> dict[str, pathlib.Pa
     return {path.stem: path for path in found}
 
 
+def add_detector_option(parser) -> None:
+    """`--detector FIELD=VALUE`, the DetectorConfig overrides `detector_overrides` reads."""
+    parser.add_argument("--detector", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a DetectorConfig field of the ladder steps and auto, "
+                             "e.g. --detector min_scale=0.3 or --detector ungate_gaussian=true "
+                             "(repeatable; values read as JSON)")
+
+
 def detector_overrides(items, parser) -> dict:
     """FIELD=VALUE strings -> DetectorConfig keyword arguments (values parsed as JSON)."""
     fields = {f.name for f in dataclasses.fields(DetectorConfig)} - {"step", "epochs", "window"}
@@ -299,9 +307,7 @@ def main(argv=None) -> dict:
                              "from the per-series results of an earlier run")
     parser.add_argument("--output", help="JSON written (default benchmarks/results/"
                                          "nab_evaluation.json, _plain.json with --plain)")
-    parser.add_argument("--detector", action="append", default=[], metavar="FIELD=VALUE",
-                        help="override a DetectorConfig field for the ladder steps, e.g. "
-                             "--detector min_scale=0.3 (repeatable; values read as JSON)")
+    add_detector_option(parser)
     args = parser.parse_args(argv)
     args.detector = {**detector_overrides(args.detector, parser),
                      **(PLAIN if args.plain else {})}

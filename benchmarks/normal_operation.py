@@ -42,7 +42,7 @@ import pandas as pd
 from cuttingedge.trainers.anomaly import baselines, evaluate, model_choice
 from cuttingedge.trainers.anomaly.detector import DetectorConfig, fit_detector
 from cuttingedge.trainers.anomaly.series import from_arrays
-from nab_evaluation import detector_overrides  # this script's folder
+from nab_evaluation import add_detector_option, detector_overrides  # this script's folder
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
@@ -90,9 +90,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--train-rows", type=int, default=400)
     parser.add_argument("--output", default=str(RESULTS / "normal_operation.json"))
-    parser.add_argument("--detector", action="append", default=[], metavar="FIELD=VALUE",
-                        help="override a DetectorConfig field of the ladder and auto, e.g. "
-                             "--detector ungate_gaussian=true (repeatable; values read as JSON)")
+    add_detector_option(parser)
     args = parser.parse_args(argv)
     args.detector = detector_overrides(args.detector, parser)
     if args.epochs < 1 or args.train_rows < WINDOW + 2:

@@ -81,8 +81,8 @@ import pandas as pd
 from cuttingedge.trainers.anomaly import alarms, baselines, evaluate, joint, model_choice
 from cuttingedge.trainers.anomaly.detector import DetectorConfig, fit_detector, refractory_of
 from cuttingedge.trainers.anomaly.series import SeriesError, from_arrays
-from nab_evaluation import (FACTORS, PLAIN, detector_overrides, fp_at_recall,  # this folder
-                            shared_root)
+from nab_evaluation import (FACTORS, PLAIN, add_detector_option,  # this script's folder
+                            detector_overrides, fp_at_recall, shared_root)
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
@@ -339,9 +339,7 @@ def main(argv=None) -> dict:
                                          "skab_evaluation[_plain].json, skab_joint[_plain].json, "
                                          "skab_reference[_plain].json, "
                                          "skab_local_level[_plain].json)")
-    parser.add_argument("--detector", action="append", default=[], metavar="FIELD=VALUE",
-                        help="override a DetectorConfig field of the ladder and auto, e.g. "
-                             "--detector ungate_gaussian=true (repeatable; values read as JSON)")
+    add_detector_option(parser)
     args = parser.parse_args(argv)
     args.detector = detector_overrides(args.detector, parser)
     if args.joint + args.reference + args.local_level > 1:

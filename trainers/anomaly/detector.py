@@ -792,8 +792,7 @@ def _calibrate(detector: Detector, series: Series, name: str, scale: SeriesScale
     scale = dataclasses.replace(scale, threshold=threshold, point_threshold=point_threshold,
                                 validation_alarm_rate=rate)
     validation = slice(train - scale.validation_rows, train)
-    observed = np.where(head.missing, np.nan, head.values)
-    kurtosis = residual_kurtosis(observed[validation], moments.mean[validation])
+    kurtosis = residual_kurtosis(head.raw[validation], moments.mean[validation])
     scale = dataclasses.replace(scale, residual_kurtosis=kurtosis)
     if config.alarm_gate == "zscore":
         scale = _calibrate_gate(head.values, scale, config)
