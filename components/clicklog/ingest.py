@@ -29,7 +29,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import heapq
-import os
 from typing import Iterable
 
 import apache_beam as beam
@@ -39,6 +38,7 @@ from cuttingedge.components.clicklog import formats
 from cuttingedge.components.clicklog.record import ClickLogColumns, ClickRow, RowError
 from cuttingedge.components.clicklog.record import to_click_row
 from cuttingedge.components.split import SplitConfig
+from cuttingedge.components.write_examples import WriteSplitExamples
 
 CAP_STRATEGIES = ("position", "sample")
 GROUPINGS = ("shuffle", "contiguous")
@@ -392,14 +392,7 @@ class IngestClickLogs(beam.PTransform):
 
         examples = lists | "ToExample" >> beam.Map(
             to_split_example, beam.pvalue.AsSingleton(names), beam.pvalue.AsSingleton(aux))
-        parts = examples | "Split" >> beam.Partition(lambda pair, n: pair[0],
-                                                     len(splits.names))
-        for index, name in enumerate(splits.names):
-            _ = (parts[index]
-                 | f"Serialize[{name}]" >> beam.Map(lambda pair: pair[1].SerializeToString())
-                 | f"Write[{name}]" >> beam.io.WriteToTFRecord(
-                     os.path.join(self._examples_dir, f"Split-{name}", "data_tfrecord"),
-                     file_name_suffix=".gz"))
+        _ = examples | "WriteExamples" >> WriteSplitExamples(self._examples_dir, splits.names)
 
         counts = (
             read_counts

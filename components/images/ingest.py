@@ -23,6 +23,7 @@ import apache_beam as beam
 
 from cuttingedge.components import deadletter
 from cuttingedge.components.split import SplitConfig
+from cuttingedge.components.write_examples import WriteSplitExamples
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".svg")
 
@@ -182,13 +183,7 @@ class IngestImages(beam.PTransform):
             self._dead_letter_dir)
         keyed = decoded.ok | "AssignSplit" >> beam.MapTuple(
             lambda path, example: (splits.index_of(path), example))
-        parts = keyed | "Split" >> beam.Partition(lambda pair, n: pair[0], len(splits.names))
-        for index, name in enumerate(splits.names):
-            _ = (parts[index]
-                 | f"Serialize[{name}]" >> beam.Map(lambda pair: pair[1].SerializeToString())
-                 | f"Write[{name}]" >> beam.io.WriteToTFRecord(
-                     os.path.join(self._examples_dir, f"Split-{name}", "data_tfrecord"),
-                     file_name_suffix=".gz"))
+        _ = keyed | "WriteExamples" >> WriteSplitExamples(self._examples_dir, splits.names)
         counts = (
             (decoded.ok | "CountOk" >> beam.Map(lambda _: deadletter.count("read"))),
             (decoded[_DecodeImage.REJECTED]

@@ -33,6 +33,7 @@ import apache_beam as beam
 import numpy as np
 
 from cuttingedge.components import deadletter
+from cuttingedge.components.write_examples import WriteSplitExamples
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,13 +231,7 @@ class IngestSensorSeries(beam.PTransform):
                   | "ReadSeries" >> beam.ParDo(_ReadSeries(self._config)).with_outputs(
                       "rejected", "count", main="ok"))
         _ = points.rejected | "DeadLetter" >> deadletter.WriteDeadLetter(self._dead_letter_dir)
-        parts = points.ok | "Split" >> beam.Partition(lambda pair, n: pair[0], len(names))
-        for index, name in enumerate(names):
-            _ = (parts[index]
-                 | f"Serialize[{name}]" >> beam.Map(lambda pair: pair[1].SerializeToString())
-                 | f"Write[{name}]" >> beam.io.WriteToTFRecord(
-                     os.path.join(self._examples_dir, f"Split-{name}", "data_tfrecord"),
-                     file_name_suffix=".gz"))
+        _ = points.ok | "WriteExamples" >> WriteSplitExamples(self._examples_dir, names)
         counts = (
             (points.ok | "CountOk" >> beam.Map(
                 lambda pair: deadletter.count(f"points_{names[pair[0]]}"))),
