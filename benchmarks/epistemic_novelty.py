@@ -25,8 +25,10 @@ Protocol (fixed before this script first ran; no labels touch a threshold):
 
 Run from the repository root:
     .venv/bin/python benchmarks/epistemic_novelty.py [--seeds 0,1,2,3,4] [--epochs 40]
-        [--quantile 0.5] [--draws 200] [--nab-root DIR] [--output PATH]
-Writes benchmarks/results/epistemic_novelty.json.
+        [--quantile 0.5] [--draws 200] [--step STEP] [--nab-root DIR] [--output PATH]
+Writes benchmarks/results/epistemic_novelty.json. `--step` tries another ladder step (the
+  z-score gate stays), e.g. `--step gaussian_process --output
+  benchmarks/results/epistemic_novelty_gaussian_process.json`.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import nab_evaluation  # noqa: E402  (the NAB layout reader and series list)
 
+from cuttingedge.trainers import probabilistic as prob  # noqa: E402
 from cuttingedge.trainers.anomaly import alarms, evaluate  # noqa: E402
 from cuttingedge.trainers.anomaly.detector import (  # noqa: E402
     DetectorConfig, fit_detector, refractory_of)
@@ -75,7 +78,7 @@ def share_summary(share: np.ndarray, inside: np.ndarray, train: int) -> dict:
 
 def score_seed(series_by_name, windows_by_name, seed: int, args, rng) -> dict:
     """Fits the default on every series for one seed; counts per method and the shares."""
-    config = DetectorConfig(epochs=args.epochs, seed=seed)
+    config = DetectorConfig(step=args.step, epochs=args.epochs, seed=seed)
     counts = {m: np.zeros(3, int) for m in METHODS[:2]}
     random_counts = np.zeros((args.draws, 3), int)
     shares = {}
@@ -114,6 +117,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--seeds", default="0,1,2,3,4",
                         help="comma-separated training seeds (default 0,1,2,3,4)")
     parser.add_argument("--epochs", type=int, default=DetectorConfig().epochs)
+    parser.add_argument("--step", default=DetectorConfig().step, choices=prob.LADDER,
+                        help="the ladder step (default: the default detector's, "
+                             f"{DetectorConfig().step})")
     parser.add_argument("--quantile", type=float, default=0.5,
                         help="the epistemic share must exceed this quantile of its values on "
                              "the held-out end of the training part (default 0.5)")
@@ -154,7 +160,7 @@ def main(argv=None) -> dict:
               f"{row['random']['f1_mean']:>12.3f}/{row['random']['f1_p90']:.3f}")
     print(f"mean F1 over seeds: default {summary['default']:.3f}, novel {summary['novel']:.3f}, "
           f"random thinning {summary['random']:.3f}")
-    result = {"protocol": __doc__, "seeds": seeds, "epochs": args.epochs,
+    result = {"protocol": __doc__, "step": args.step, "seeds": seeds, "epochs": args.epochs,
               "quantile": args.quantile, "draws": args.draws,
               "series": list(series_by_name), "per_seed": per_seed, "mean_f1": summary,
               "seconds": round(time.monotonic() - start, 1),

@@ -201,3 +201,19 @@ def test_best_start_keeps_the_forecast_with_the_better_held_out_likelihood():
         assert nll[fitted.history["start"]] == min(nll.values())
     scored = walk.score(rng.normal(size=800).cumsum())
     assert np.isfinite(scored.score[20:]).all()
+
+
+def test_gaussian_process_step_learns_the_series_dynamics(sine):
+    """The GP step must forecast a predictable series far better than the trailing z-score
+    it starts near, not stay at its prior (a constant mean and stddev in window units)."""
+    from cuttingedge.trainers.anomaly import alarms, baselines
+
+    values = sine(1200)
+    config = DetectorConfig(step="gaussian_process", window=20, train_fraction=0.5, epochs=8)
+    detector = fit_detector(values, config)
+    moments = detector.forecast(values)
+    zscore = baselines.zscore_baseline(values, baselines.BaselineConfig(window=20))
+    rows = slice(600, None)  # after the training part
+    nll = alarms.normal_nll(values[rows], moments.mean[rows], moments.stddev[rows]).mean()
+    z_nll = alarms.normal_nll(values[rows], zscore.mean[rows], zscore.stddev[rows]).mean()
+    assert nll < z_nll - 1.0, (nll, z_nll)

@@ -76,3 +76,52 @@ def test_set_inducing_points_checks_the_shape():
     layer.build((None, 2))
     with pytest.raises(ValueError, match=r"shape \(4, 2\)\. Received: points with shape \(3, 2\)"):
         layer.set_inducing_points(np.zeros([3, 2]))
+
+
+def _built(features: int, **kwargs) -> GaussianProcess:
+    layer = GaussianProcess(kwargs.pop("num_inducing_points", 6), num_train_examples=100,
+                            seed=0, **kwargs)
+    inputs = keras.Input([features])
+    keras.Model(inputs, layer(inputs))
+    return layer
+
+
+def test_adapt_starts_from_training_rows_and_their_median_distance(rng):
+    """Inducing points are rows of the data; the length scale is the median row distance
+    (about sqrt(2 * d) between independent standard normal rows), not the default 1 that
+    leaves the kernel near zero between any two rows of many features."""
+    x = rng.normal(size=[300, 50]).astype(np.float32)
+    layer = _built(50)
+    length = layer.adapt(x, seed=0)
+    assert abs(length - np.sqrt(2 * 50)) < 1.0
+    np.testing.assert_allclose(float(layer.kernel.length_scale), length, rtol=1e-5)
+    points = layer.inducing_points.numpy()
+    assert all(np.any(np.all(np.isclose(x, p), axis=1)) for p in points)
+    assert len({tuple(p) for p in points}) == len(points)  # no repeats when rows suffice
+
+
+def test_adapt_skips_missing_rows_and_names_bad_inputs(rng):
+    layer = _built(3)
+    x = rng.normal(size=[40, 3]).astype(np.float32)
+    x[::2, 1] = np.nan
+    layer.adapt(x, seed=1)
+    assert np.all(np.isfinite(layer.inducing_points.numpy()))
+    with pytest.raises(ValueError, match=r"Expected inputs of shape \[rows, 3\]\. "
+                                         r"Received: inputs with shape \(40, 2\)\."):
+        layer.adapt(np.zeros([40, 2]))
+    with pytest.raises(ValueError, match="at least one finite input row"):
+        layer.adapt(np.full([5, 3], np.nan))
+
+
+def test_the_linear_prior_mean_adds_to_the_gp_mean(rng):
+    """mean(x) = c + w^T x + (the GP's whitened part); at the prior only c + w^T x is left."""
+    layer = _built(2)
+    layer.mean_constant.assign(0.5)
+    layer.mean_weights.assign([2.0, -1.0])
+    x = rng.normal(size=[7, 2]).astype(np.float32)
+    np.testing.assert_allclose(layer(x).numpy()[:, 0], 0.5 + x @ np.array([2.0, -1.0]),
+                               rtol=1e-5, atol=1e-5)
+    constant = _built(2, linear_mean=False)
+    assert constant.mean_weights is None
+    assert not constant.get_config()["linear_mean"]
+    np.testing.assert_allclose(constant(x).numpy()[:, 0], 0.0, atol=1e-6)

@@ -634,7 +634,7 @@ def held_out_nll(model: keras.Model, data: TrainingData, config: DetectorConfig)
 
 def build_forecaster(config: DetectorConfig, data: TrainingData, hyperparameters=None,
                      space: prob.SearchSpace | None = None):
-    """The ladder model of `config` (or of tuned `hyperparameters`), GP inducing points set."""
+    """The ladder model of `config` (or of tuned `hyperparameters`); a GP adapted to the data."""
     keras.utils.set_random_seed(config.seed)
     options = {"seed": config.seed, "min_scale": config.min_scale}
     if hyperparameters is not None:
@@ -646,10 +646,7 @@ def build_forecaster(config: DetectorConfig, data: TrainingData, hyperparameters
                                  config.learning_rate, len(data.x_fit), **options)
     for layer in model.layers:
         if isinstance(layer, prob.GaussianProcess):
-            rng = np.random.default_rng(config.seed)
-            pick = rng.choice(len(data.x_fit), layer.num_inducing_points,
-                              replace=len(data.x_fit) < layer.num_inducing_points)
-            layer.set_inducing_points(data.x_fit[pick])
+            layer.adapt(data.x_fit, seed=config.seed)
     if config.window_standardise and config.nested:
         start_at_baseline(model)
     elif config.start == "walk" and config.nested:
