@@ -111,6 +111,8 @@ def test_adapt_skips_missing_rows_and_names_bad_inputs(rng):
         layer.adapt(np.zeros([40, 2]))
     with pytest.raises(ValueError, match="at least one finite input row"):
         layer.adapt(np.full([5, 3], np.nan))
+    same = _built(3)
+    assert same.adapt(np.ones([10, 3], np.float32)) == pytest.approx(1.0)  # kept: no spread
 
 
 def test_the_linear_prior_mean_adds_to_the_gp_mean(rng):

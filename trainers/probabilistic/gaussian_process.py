@@ -2,8 +2,8 @@
 
 The layer's weights are the inducing points, the whitened variational mean and Cholesky
 factor, the ExponentiatedQuadratic kernel's amplitude and length scale, the prior mean
-(c + w^T x by default, or the constant c) and the observation noise scale. Its output is the Normal predictive of y at each
-input window, in closed form (maths in `svgp`):
+(c + w^T x by default, or the constant c) and the observation noise scale. Its output is
+the Normal predictive of y at each input window, in closed form (maths in `svgp`):
 
     params = (mean_f, sqrt(var_f + noise**2), sqrt(var_f))      [batch, 3]
 
@@ -195,7 +195,7 @@ class GaussianProcess(keras.layers.Layer):
         upper = distances[np.triu_indices(len(rows), 1)]
         length = float(np.sqrt(np.median(np.maximum(upper, 0.0)))) if len(upper) else 0.0
         if not length > 0.0:
-            return float(keras.ops.softplus(self.raw_length_scale))
+            return float(self.kernel.length_scale)
         self.raw_length_scale.assign(float(mean_field.inverse_softplus_scale(length)))
         return length
 
