@@ -49,7 +49,7 @@ scored on any benchmark.
 instead: each point's own surprise (smoothing 1), the threshold fixed where the training
 part set it (no adaptation), no refractory period (every run of flagged points outside the
 windows is a false positive). It shows what the alarm post-processing is worth, apart from
-the models, and reproduces the plain trailing z-score the task text quotes (about 0.28).
+the models, and reproduces the plain trailing z-score quoted at about 0.28 on such series.
 
 Run from the repository root:
     .venv/bin/python benchmarks/nab_evaluation.py [--epochs 40] [--methods a,b] [--series x,y]
