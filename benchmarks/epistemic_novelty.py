@@ -26,9 +26,9 @@ Protocol (fixed before this script first ran; no labels touch a threshold):
 Run from the repository root:
     .venv/bin/python benchmarks/epistemic_novelty.py [--seeds 0,1,2,3,4] [--epochs 40]
         [--quantile 0.5] [--draws 200] [--step STEP] [--nab-root DIR] [--output PATH]
-Writes benchmarks/results/epistemic_novelty.json. `--step` tries another ladder step (the
-  z-score gate stays), e.g. `--step gaussian_process --output
-  benchmarks/results/epistemic_novelty_gaussian_process.json`.
+Writes benchmarks/results/epistemic_novelty.json and .png. `--step` tries another ladder
+step (the z-score gate stays), e.g. `--step gaussian_process --output
+benchmarks/results/epistemic_novelty_gaussian_process.json`.
 """
 
 from __future__ import annotations
@@ -112,6 +112,48 @@ def score_seed(series_by_name, windows_by_name, seed: int, args, rng) -> dict:
             "shares": shares}
 
 
+def plot(result: dict, path: pathlib.Path) -> None:
+    """Left: F1 per seed of the three methods. Right: the epistemic share's median inside
+    and outside the labelled windows, per series (one dot per seed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    seeds = result["seeds"]
+    figure, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+    x = np.arange(len(seeds))
+    width = 0.27
+    rows = result["per_seed"]
+    values = {"default": [rows[s]["default"]["f1"] for s in seeds],
+              "epistemic share above its median": [rows[s]["novel"]["f1"] for s in seeds],
+              "random half (mean)": [rows[s]["random"]["f1_mean"] for s in seeds]}
+    for offset, (label, f1s) in zip((-width, 0.0, width), values.items()):
+        axes[0].bar(x + offset, f1s, width, label=label)
+    axes[0].set_xticks(x, [f"seed {s}" for s in seeds])
+    axes[0].set_ylabel("event-level F1, five NAB series")
+    axes[0].set_title(f"alarms of the {result['step']} detector (z-score gate)")
+    axes[0].legend(fontsize=8)
+    names = result["series"]
+    for index, name in enumerate(names):
+        for s in seeds:
+            share = rows[s]["shares"][name]
+            if share["inside_windows"]:
+                axes[1].plot(index - 0.1, share["inside_windows"][0], "o", color="C3", ms=4)
+            if share["outside_windows"]:
+                axes[1].plot(index + 0.1, share["outside_windows"][0], "o", color="C0", ms=4)
+    axes[1].plot([], [], "o", color="C3", label="inside the labelled windows")
+    axes[1].plot([], [], "o", color="C0", label="outside")
+    axes[1].set_xticks(range(len(names)), [n.replace("_system_failure", "").replace(
+        "_asg_misconfiguration", "") for n in names], rotation=20, ha="right", fontsize=8)
+    axes[1].set_ylabel("median epistemic share of the stddev")
+    axes[1].set_title("after the training part, one dot per seed")
+    axes[1].legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0,1,2,3,4",
@@ -169,7 +211,8 @@ def main(argv=None) -> dict:
     output = pathlib.Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=1, default=str))
-    print(f"wrote {output}")
+    plot(result, output.with_suffix(".png"))
+    print(f"wrote {output} and {output.with_suffix('.png').name}")
     return result
 
 
