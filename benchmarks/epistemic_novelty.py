@@ -34,6 +34,7 @@ benchmarks/results/epistemic_novelty_gaussian_process.json`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import pathlib
@@ -50,19 +51,9 @@ from cuttingedge.trainers import probabilistic as prob  # noqa: E402
 from cuttingedge.trainers.anomaly import alarms, evaluate  # noqa: E402
 from cuttingedge.trainers.anomaly.detector import (  # noqa: E402
     DetectorConfig, fit_detector, refractory_of)
-from cuttingedge.trainers.anomaly.series import read_series  # noqa: E402
 
 RESULTS = nab_evaluation.RESULTS
 METHODS = ("default", "novel", "random")
-
-
-def f1(counts) -> float:
-    tp, fn, fp = counts
-    return 2 * tp / (2 * tp + fn + fp) if tp else 0.0
-
-
-def as_counts(c: evaluate.EventCounts) -> np.ndarray:
-    return np.array([c.true_positives, c.false_negatives, c.false_positives])
 
 
 def share_summary(share: np.ndarray, inside: np.ndarray, train: int) -> dict:
@@ -79,8 +70,8 @@ def share_summary(share: np.ndarray, inside: np.ndarray, train: int) -> dict:
 def score_seed(series_by_name, windows_by_name, seed: int, args, rng) -> dict:
     """Fits the default on every series for one seed; counts per method and the shares."""
     config = DetectorConfig(step=args.step, epochs=args.epochs, seed=seed)
-    counts = {m: np.zeros(3, int) for m in METHODS[:2]}
-    random_counts = np.zeros((args.draws, 3), int)
+    counts = {m: evaluate.EventCounts() for m in METHODS[:2]}
+    random_counts = [evaluate.EventCounts()] * args.draws
     shares = {}
     for name, series in series_by_name.items():
         windows = windows_by_name[name]
@@ -92,23 +83,24 @@ def score_seed(series_by_name, windows_by_name, seed: int, args, rng) -> dict:
         validation = slice(train - scale.validation_rows, train)
         bar = float(np.nanquantile(share[validation], args.quantile))
         refractory = refractory_of(config, len(series))
-        counts["default"] += as_counts(evaluate.event_counts(out.is_anomaly, windows))
+        counts["default"] += evaluate.event_counts(out.is_anomaly, windows)
         novel = alarms.suppress_repeats(out.exceeds & (share > bar), refractory)
-        counts["novel"] += as_counts(evaluate.event_counts(novel, windows))
+        counts["novel"] += evaluate.event_counts(novel, windows)
         for draw in range(args.draws):
             keep = rng.random(len(series)) >= args.quantile
             flags = alarms.suppress_repeats(out.exceeds & keep, refractory)
-            random_counts[draw] += as_counts(evaluate.event_counts(flags, windows))
+            random_counts[draw] += evaluate.event_counts(flags, windows)
         shares[name] = share_summary(share, evaluate.in_windows(len(series), windows), train)
         print(f"[epistemic] seed {seed} {name}: share inside {shares[name]['inside_windows']}"
               f" outside {shares[name]['outside_windows']}", flush=True)
-    random_f1 = np.array([f1(c) for c in random_counts])
-    return {"default": {"counts": counts["default"].tolist(), "f1": f1(counts["default"])},
-            "novel": {"counts": counts["novel"].tolist(), "f1": f1(counts["novel"])},
-            "random": {"counts_mean": random_counts.mean(axis=0).round(2).tolist(),
+    random_f1 = np.array([c.f1 for c in random_counts])
+    counts_mean = np.mean([dataclasses.astuple(c) for c in random_counts], axis=0)
+    return {**{m: {"counts": list(dataclasses.astuple(c)), "f1": c.f1}
+               for m, c in counts.items()},
+            "random": {"counts_mean": counts_mean.round(2).tolist(),
                        "f1_mean": float(random_f1.mean()),
                        "f1_p90": float(np.quantile(random_f1, 0.9)),
-                       "novel_f1_rank": float(np.mean(random_f1 < f1(counts["novel"])))},
+                       "novel_f1_rank": float(np.mean(random_f1 < counts["novel"].f1))},
             "shares": shares}
 
 
@@ -181,13 +173,9 @@ def main(argv=None) -> dict:
         parser.error(f"--seeds {args.seeds!r}: expected comma-separated integers")
     root = args.nab_root or nab_evaluation.shared_root() / "nab"
     paths = nab_evaluation.series_paths(root, ",".join(nab_evaluation.SERIES), parser)
-    labels = root / "labels" / "combined_windows.json"
     series_by_name, windows_by_name = {}, {}
     for name, path in paths.items():
-        series_by_name[name] = read_series(path)
-        windows_by_name[name] = evaluate.window_indices(
-            series_by_name[name].timestamps,
-            evaluate.load_windows(labels, f"{path.parent.name}/{path.name}"))
+        series_by_name[name], windows_by_name[name] = nab_evaluation.read_labelled(root, path)
     rng = np.random.default_rng(0)
     start = time.monotonic()
     per_seed = {seed: score_seed(series_by_name, windows_by_name, seed, args, rng)

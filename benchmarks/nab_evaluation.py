@@ -125,6 +125,14 @@ def series_paths(root: pathlib.Path, names: str, parser) -> dict[str, pathlib.Pa
     return {path.stem: path for path in found}
 
 
+def read_labelled(root: pathlib.Path, path: pathlib.Path):
+    """One series of a NAB layout and its labelled windows as (first, last) row indices."""
+    series = read_series(path)
+    windows = evaluate.window_indices(series.timestamps, evaluate.load_windows(
+        root / "labels" / "combined_windows.json", f"{path.parent.name}/{path.name}"))
+    return series, windows
+
+
 def add_detector_option(parser) -> None:
     """`--detector FIELD=VALUE`, the DetectorConfig overrides `detector_overrides` reads."""
     parser.add_argument("--detector", action="append", default=[], metavar="FIELD=VALUE",
@@ -326,10 +334,7 @@ def main(argv=None) -> dict:
         seconds = {m: earlier["methods"][m]["seconds"] for m in methods}
         names = [n for n in earlier["series"] if args.series == "all" or n in names]
     for name in ([] if args.recompute else names):
-        series = read_series(paths[name])
-        windows = evaluate.window_indices(series.timestamps, evaluate.load_windows(
-            root / "labels" / "combined_windows.json",
-            f"{paths[name].parent.name}/{paths[name].name}"))
+        series, windows = read_labelled(root, paths[name])
         for method in methods:
             out, took = run_method(method, series, args)
             seconds[method] += took
