@@ -56,7 +56,9 @@ Run from the repository root:
         [--plain] [--nab-root NAB --series all]
 `--nab-root` takes any NAB layout, e.g. a clone of numenta/NAB, to score its other series
 under the same protocol (`--series all --methods auto,zscore`: the default against the
-z-score on every labelled series there).
+z-score on every labelled series there). A series whose first 15% cannot hold the detector's
+window plus held-out rows to calibrate on (`detector.check_rows`) is left out for every
+method alike, and listed with the reason under "left_out" in the JSON.
 Writes benchmarks/results/nab_evaluation.json and .png (nab_evaluation_plain.* with
 --plain). The shared data root is ../shared/data beside the repository, or
 $CUTTINGEDGE_SHARED_DATA.
@@ -77,8 +79,9 @@ import numpy as np
 
 from cuttingedge.trainers import probabilistic as prob
 from cuttingedge.trainers.anomaly import alarms, baselines, evaluate, model_choice
-from cuttingedge.trainers.anomaly.detector import DetectorConfig, fit_detector, refractory_of
-from cuttingedge.trainers.anomaly.series import read_series
+from cuttingedge.trainers.anomaly.detector import (DetectorConfig, check_rows, fit_detector,
+                                                   refractory_of)
+from cuttingedge.trainers.anomaly.series import SeriesTooShortError, read_series
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
@@ -101,8 +104,9 @@ def shared_root() -> pathlib.Path:
 def series_paths(root: pathlib.Path, names: str, parser) -> dict[str, pathlib.Path]:
     """Series name -> CSV under a NAB layout root (data/<category>/<file>.csv).
 
-    A name is a file stem ("nyc_taxi") or a labels key ("realKnownCause/nyc_taxi.csv");
-    "all" is every series the labels file has windows for and data/ holds.
+    A name is a file stem ("nyc_taxi"), a labels key ("realKnownCause/nyc_taxi.csv") or a
+    category folder ("realTraffic": its series that the labels file has windows for); "all"
+    is every series the labels file has windows for and data/ holds.
     """
     labels = root / "labels" / "combined_windows.json"
     if not labels.exists():
@@ -114,6 +118,11 @@ def series_paths(root: pathlib.Path, names: str, parser) -> dict[str, pathlib.Pa
     else:
         found = []
         for name in names.split(","):
+            if name and (root / "data" / name).is_dir():
+                keys = json.loads(labels.read_text())
+                found += [root / "data" / key for key in sorted(keys)
+                          if key.startswith(f"{name}/") and (root / "data" / key).exists()]
+                continue
             file = name if name.endswith(".csv") else f"{name}.csv"
             matches = sorted((root / "data").glob(file if "/" in file else f"*/{file}"))
             if not matches:
@@ -255,7 +264,8 @@ def plot(table: dict, path: pathlib.Path, groups=("all", "held_out")) -> None:
     methods = list(table)
     figure, axes = plt.subplots(1, 3, figsize=(17, 5))
     width = 0.38
-    for offset, group in zip((-width / 2, width / 2), groups):
+    offsets = (0.0,) if len(groups) == 1 else (-width / 2, width / 2)
+    for offset, group in zip(offsets, groups):
         axes[0].bar(np.arange(len(methods)) + offset, [table[m][group]["f1"] for m in methods],
                     width, label=group)
         axes[1].bar(np.arange(len(methods)) + offset,
@@ -300,9 +310,10 @@ def main(argv=None) -> dict:
              "baselines (zscore, sts, local_level, zscore_rearmed) and auto (the package "
              "default); default: all of them")
     parser.add_argument("--series", default=",".join(SERIES),
-                        help="comma-separated file stems or labels keys (realKnownCause/"
-                             "nyc_taxi.csv) under --nab-root, or all: every series with "
-                             "windows; default: the five realKnownCause series here")
+                        help="comma-separated file stems, labels keys (realKnownCause/"
+                             "nyc_taxi.csv) or category folders (realTraffic) under "
+                             "--nab-root, or all: every series with windows; default: the "
+                             "five realKnownCause series here")
     parser.add_argument("--nab-root", type=pathlib.Path, default=None,
                         help="a NAB layout (data/<category>/<file>.csv, labels/"
                              "combined_windows.json), e.g. a clone of numenta/NAB; default: "
@@ -333,8 +344,16 @@ def main(argv=None) -> dict:
         per_method = {m: earlier["per_series"][m] for m in methods}
         seconds = {m: earlier["methods"][m]["seconds"] for m in methods}
         names = [n for n in earlier["series"] if args.series == "all" or n in names]
+    left_out = earlier.get("left_out", {}) if args.recompute else {}
     for name in ([] if args.recompute else names):
         series, windows = read_labelled(root, paths[name])
+        try:  # too short for the detector's window: left out for every method alike
+            check_rows(len(series.values), DetectorConfig(window=args.window, **args.detector),
+                       name)
+        except SeriesTooShortError as error:
+            left_out[name] = str(error)
+            print(f"[nab] {name} left out for every method: {error}", flush=True)
+            continue
         for method in methods:
             out, took = run_method(method, series, args)
             seconds[method] += took
@@ -343,6 +362,7 @@ def main(argv=None) -> dict:
             row = per_method[method][name]
             print(f"[nab] {name} {method}: {row['counts']} NAB {row['nab_normalized']:.1f} "
                   f"({took:.0f}s)", flush=True)
+    names = [n for n in names if n not in left_out]
     held_out = [n for n in names if n != DEV]
     table = {m: {"all": totals(per_method[m], names),
                  "held_out": totals(per_method[m], held_out) if held_out else None,
@@ -365,6 +385,7 @@ def main(argv=None) -> dict:
         if candidates and len(names) > 1 else None
     result = {"protocol": __doc__, "methods": table, "per_series": per_method,
               "equal_recall": comparison, "leave_one_series_out": loso, "series": names,
+              "left_out": left_out,
               "dev_series": DEV,
               "settings": {"epochs": args.epochs, "window": args.window,
                            "detector": dataclasses.asdict(DetectorConfig(**args.detector)),
@@ -378,7 +399,8 @@ def main(argv=None) -> dict:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=1, default=float))
     if all(table[m]["held_out"] is not None for m in methods):
-        plot(table, output.with_suffix(".png"))
+        plot(table, output.with_suffix(".png"),
+             groups=("all", "held_out") if DEV in names else ("all",))
     if all(table[m]["held_out"] is not None and table[m]["dev"] is not None for m in methods):
         print_table(table)
     print(json.dumps(comparison, indent=1, default=float))

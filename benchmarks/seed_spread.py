@@ -10,7 +10,7 @@ the seeds, with each seed's counts.
 
 Run from the repository root:
     .venv/bin/python benchmarks/seed_spread.py [--seeds 0,1,2,3,4] [--methods auto,zscore]
-        [--plain] [--detector ensemble=5 --tag ensemble5]
+        [--plain] [--detector ensemble=5 --tag ensemble5] [--nab-root NAB --series all --tag T]
 Writes benchmarks/results/seed_spread[_TAG][_plain].json and each seed's nab_evaluation
 JSON and PNG under benchmarks/results/seed_spread/.
 """
@@ -53,6 +53,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--detector", action="append", default=[], metavar="FIELD=VALUE",
                         help="as nab_evaluation.py's --detector (repeatable), e.g. ensemble=5")
     parser.add_argument("--tag", default="", help="added to the result file names")
+    parser.add_argument("--nab-root", default=None,
+                        help="as nab_evaluation.py's --nab-root: another NAB layout")
+    parser.add_argument("--series", default=None,
+                        help="as nab_evaluation.py's --series, e.g. all")
     args = parser.parse_args(argv)
     try:
         seeds = [int(seed) for seed in args.seeds.split(",")]
@@ -71,10 +75,12 @@ def main(argv=None) -> dict:
             ["--methods", args.methods, "--epochs", str(args.epochs), "--detector",
              f"seed={seed}", "--output", str(folder / f"seed{seed}{suffix}.json")]
             + [part for item in args.detector for part in ("--detector", item)]
+            + (["--nab-root", args.nab_root] if args.nab_root else [])
+            + (["--series", args.series] if args.series else [])
             + (["--plain"] if args.plain else []))
     methods = args.methods.split(",")
     result = {"protocol": __doc__, "plain": args.plain, "seeds": seeds,
-              "detector": args.detector,
+              "detector": args.detector, "series": args.series or "the five realKnownCause",
               "methods": {m: summary(runs, m) for m in methods},
               "seconds": time.monotonic() - start,
               "date": time.strftime("%Y-%m-%d %H:%M:%S")}
