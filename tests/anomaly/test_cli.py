@@ -66,6 +66,9 @@ def test_a_short_series_gets_the_longest_default_window_that_fits(sine, tmp_path
     summary = detect_file(path, out, epochs=2)
     assert summary.window == 92 and summary.train_rows == 186
     assert "window 92, shortened from 100" in summary.line()
+    # its fitting rows (93) hold one window of 92 + 1: the summary says so
+    assert "the forecaster fits on 1 window of 92 values: too few to learn from" \
+        in summary.line()
     assert len(out.read_text().splitlines()) == 1 + 1243
     with pytest.raises(SeriesTooShortError, match=r"at least 1340 rows are needed"):
         detect_file(path, tmp_path / "x.csv", window=100, epochs=1)  # asked for: not shortened
@@ -181,3 +184,14 @@ def test_smoothing_sets_how_many_point_surprises_the_alarm_score_averages(odd_fi
     done = _cli("detect", "--input", str(path), "--output", "x.csv", "--smoothing", "0",
                 cwd=tmp_path)
     assert done.returncode == 2 and "--smoothing" in done.stderr
+
+
+def test_the_summary_warns_only_when_the_forecaster_has_few_windows_to_fit():
+    from cuttingedge.trainers.anomaly.cli import few_windows_note
+    from cuttingedge.trainers.anomaly.detector import DetectorConfig
+
+    # 15% of 1,600 rows: 240 training rows, 120 to fit, 20 windows of 100 + 1
+    assert "fits on 20 windows of 100 values" in few_windows_note(1600, DetectorConfig())
+    # 15% of 3,000 rows: 450, 225 to fit, 125 windows: as many as the window's inputs or more
+    assert few_windows_note(3000, DetectorConfig()) == ""
+    assert few_windows_note(3000, DetectorConfig(window=16)) == ""

@@ -22,7 +22,9 @@ pipeline, `run anomaly --model local_level`, exports it: `level_detector`).
 Without an explicit `window`, the detector's default window (100 values) is shortened on a
 series whose training part is too short for it (a 1,243-row series at the default 15%) to
 the largest that fits, down to `detector.SMALLEST_FITTED_WINDOW`; the summary says so. An
-explicit window that does not fit is an error naming the minimum length.
+explicit window that does not fit is an error naming the minimum length. The summary also
+warns when the forecaster has fewer windows to fit than the window has values
+(`few_windows_note`).
 
 Example:
     >>> import os, tempfile, numpy as np
@@ -43,7 +45,8 @@ import dataclasses
 import time
 
 from cuttingedge.trainers.anomaly import level_detector, model_choice, report
-from cuttingedge.trainers.anomaly.detector import DetectorConfig, fit_detector, fitting_window
+from cuttingedge.trainers.anomaly.detector import (DetectorConfig, fit_detector,
+                                                   fitting_window, span_of, split_sizes)
 from cuttingedge.trainers.anomaly.series import SeriesNotes, read_series
 
 LOCAL_LEVEL = level_detector.STEP
@@ -92,6 +95,26 @@ class DetectSummary:
                 f"unparseable timestamps, {self.notes.duplicate_timestamps} duplicate and "
                 f"{self.notes.backward_timestamps} backward timestamps kept in input order; "
                 f"{self.seconds:.1f}s -> {self.output_csv}")
+
+
+def few_windows_note(rows: int, config: DetectorConfig) -> str:
+    """A warning for the summary when the forecaster has fewer windows to fit than it has inputs.
+
+    The training part's fitting rows hold `fit rows - window - horizon + 1` windows; a series
+    just long enough for its window gives the forecaster one example to learn from.
+
+    Example:
+        >>> few_windows_note(1243, DetectorConfig(window=92)).split(":")[0]
+        '; the forecaster fits on 1 window of 92 values'
+        >>> few_windows_note(20000, DetectorConfig())
+        ''
+    """
+    windows = split_sizes(rows, config)[0] - span_of(config)
+    if windows >= config.window:
+        return ""
+    return (f"; the forecaster fits on {windows} window{'s' if windows != 1 else ''} of "
+            f"{config.window} values: too few to learn from (a larger --train-fraction or a "
+            f"smaller --window gives it more)")
 
 
 def detect_file(input_csv, output_csv, model: str = AUTO,
@@ -143,6 +166,7 @@ def detect_file(input_csv, output_csv, model: str = AUTO,
             note = (f", shortened from {config.window}: the training part of "
                     f"{len(series)} rows is too short for it")
             config = dataclasses.replace(config, window=fitted)
+    note += few_windows_note(len(series), config)
     if model == AUTO:
         detector = model_choice.fit_auto_detector({series.name: series}, config)
         choice = detector.choices[series.name]
