@@ -44,3 +44,21 @@ def test_chief_and_two_workers_share_one_oracle(tmp_path):
     assert status["trials_done"] == 4
     worker_status = json.loads((project / "workers" / "tuner0" / "status.json").read_text())
     assert worker_status["stop_reason"] == "the chief stopped the search (its status.json says why)"
+
+
+def test_a_worker_whose_chief_has_shut_down_still_reports_its_best_values():
+    """The chief stops serving once the search is over; a worker finishing later cannot ask
+    the oracle for its space, and must still return its best values, not crash."""
+    import types
+
+    import grpc
+
+    from cuttingedge.trainers.tuning import search as search_module
+
+    class GoneOracle:
+        def get_space(self):
+            raise grpc.RpcError("CANCELLED")
+
+    hp = search_module._space(types.SimpleNamespace(oracle=GoneOracle()))
+    hp.values = {"units": 4}
+    assert hp.values == {"units": 4}

@@ -142,11 +142,28 @@ def _consecutive_failures(tuner: BudgetMixin) -> int:
     return count
 
 
+def _space(tuner: BudgetMixin):
+    """The oracle's search space; empty in a worker whose chief has already shut down.
+
+    A distributed worker reaches the oracle over gRPC, and the chief stops serving once the
+    search is over, so a worker finishing after it cannot ask; its best values still hold.
+    """
+    try:
+        import grpc
+        gone = (grpc.RpcError,)
+    except ImportError:  # no gRPC: no remote oracle either
+        gone = ()
+    try:
+        return tuner.oracle.get_space()
+    except gone:
+        return keras_tuner.HyperParameters()
+
+
 def _best(tuner: BudgetMixin, recorder: TrialRecorder):
     best = recorder.best()
     if best is None:
         return None, None, None
-    hp = tuner.oracle.get_space()
+    hp = _space(tuner)
     hp.values = dict(best.hyperparameters)
     return hp, best.score, best.trial_id
 
