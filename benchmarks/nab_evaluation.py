@@ -112,16 +112,15 @@ def series_paths(root: pathlib.Path, names: str, parser) -> dict[str, pathlib.Pa
     if not labels.exists():
         parser.error(f"{labels} not found: --nab-root must be a NAB layout "
                      "(data/<category>/<file>.csv and labels/combined_windows.json)")
+    labelled = [root / "data" / key for key in sorted(json.loads(labels.read_text()))
+                if (root / "data" / key).exists()]
     if names == "all":
-        keys = json.loads(labels.read_text())
-        found = [root / "data" / key for key in sorted(keys) if (root / "data" / key).exists()]
+        found = labelled
     else:
         found = []
         for name in names.split(","):
             if name and (root / "data" / name).is_dir():
-                keys = json.loads(labels.read_text())
-                found += [root / "data" / key for key in sorted(keys)
-                          if key.startswith(f"{name}/") and (root / "data" / key).exists()]
+                found += [path for path in labelled if path.parent.name == name]
                 continue
             file = name if name.endswith(".csv") else f"{name}.csv"
             matches = sorted((root / "data").glob(file if "/" in file else f"*/{file}"))
