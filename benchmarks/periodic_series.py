@@ -26,12 +26,16 @@ default false-alarm rate, with the detector's post-processing:
   before periodic series were exempted);
 - `ungated`: the same forecaster without any gate (`alarm_gate="none"`), which the default
   equals wherever it finds the period;
+- `window 100`: the ladder detector with its window kept at 100 (`seasonal_window=False`);
+  the same as `default` unless the day is longer than 100 values (`--steps-per-day 144`),
+  where the default widens its window to the day (`detector.widen_to_period`);
 - `trailing z-score`: the baseline (`baselines.zscore_baseline`).
 
 Per method: windows found by kind, false positives (runs of alarms outside every window,
 NAB's event counting), event-level F1. Results in `benchmarks/results/periodic_series.json`.
 
     .venv/bin/python benchmarks/periodic_series.py [--series 6] [--epochs 40]
+        [--steps-per-day 48] [--output JSON]
 """
 
 from __future__ import annotations
@@ -55,14 +59,15 @@ from cuttingedge.trainers.anomaly.series import from_arrays  # noqa: E402
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 STEPS_PER_DAY, DAYS = 48, 215
 KINDS = ("holiday", "late", "no_evening", "spike", "storm")
-METHODS = ("auto", "default", "gated", "ungated", "trailing z-score")
+METHODS = ("auto", "default", "gated", "ungated", "window 100", "trailing z-score")
 
 
-def demand_curve(rng: np.random.Generator) -> tuple[np.ndarray, float]:
-    """A half-hourly demand series without anomalies, and its noise level."""
-    t = np.arange(DAYS * STEPS_PER_DAY)
-    hour = (t % STEPS_PER_DAY) / 2.0
-    weekend = (t // STEPS_PER_DAY) % 7 >= 5
+def demand_curve(rng: np.random.Generator,
+                 steps: int = STEPS_PER_DAY) -> tuple[np.ndarray, float]:
+    """A demand series of `steps` values a day without anomalies, and its noise level."""
+    t = np.arange(DAYS * steps)
+    hour = (t % steps) * 24.0 / steps
+    weekend = (t // steps) % 7 >= 5
     morning = np.where(weekend, 0.3, 0.8) * np.exp(-(hour - 8.5) ** 2 / 3.0)
     evening = np.where(weekend, 0.8, 1.0) * np.exp(-(hour - 19.0) ** 2 / 8.0)
     level = 1.0 + 0.1 * np.sin(2 * np.pi * t / (t[-1] + 1) + rng.uniform(0, 2 * np.pi))
@@ -71,71 +76,83 @@ def demand_curve(rng: np.random.Generator) -> tuple[np.ndarray, float]:
     return values * (1 + noise * rng.normal(size=len(t))), noise
 
 
-def inject(values: np.ndarray, rng: np.random.Generator) -> dict[str, tuple[int, int]]:
+def inject(values: np.ndarray, rng: np.random.Generator,
+           steps: int = STEPS_PER_DAY) -> dict[str, tuple[int, int]]:
     """Five anomalies on distinct random days after the first 15%; (first, last) rows."""
+    half_hours = steps // STEPS_PER_DAY  # rows per half hour; the offsets are half hours
     first_day = int(np.ceil(0.15 * DAYS)) + 2
     days = rng.choice(np.arange(first_day, DAYS - 2), size=len(KINDS), replace=False)
     windows = {}
     for kind, day in zip(KINDS, days):
-        at = int(day) * STEPS_PER_DAY
+        at, h = int(day) * steps, half_hours
         if kind == "holiday":
-            values[at:at + STEPS_PER_DAY] *= 0.6
-            windows[kind] = (at, at + STEPS_PER_DAY - 1)
+            values[at:at + steps] *= 0.6
+            windows[kind] = (at, at + steps - 1)
         elif kind == "late":
-            values[at:at + STEPS_PER_DAY] = np.roll(values[at:at + STEPS_PER_DAY], 12)
-            windows[kind] = (at, at + STEPS_PER_DAY - 1)
+            values[at:at + steps] = np.roll(values[at:at + steps], 12 * h)
+            windows[kind] = (at, at + steps - 1)
         elif kind == "no_evening":
-            values[at + 34:at + 44] *= 0.45
-            windows[kind] = (at + 32, at + STEPS_PER_DAY - 1)
+            values[at + 34 * h:at + 44 * h] *= 0.45
+            windows[kind] = (at + 32 * h, at + steps - 1)
         elif kind == "storm":
-            values[at + 20:at + 44] *= 0.2
-            windows[kind] = (at + 16, at + STEPS_PER_DAY - 1)
+            values[at + 20 * h:at + 44 * h] *= 0.2
+            windows[kind] = (at + 16 * h, at + steps - 1)
         else:  # one night value
-            values[at + 3] *= 4.0
-            windows[kind] = (at, at + 7)
+            values[at + 3 * h] *= 4.0
+            windows[kind] = (at, at + 8 * h - 1)
     return windows
 
 
-def score_methods(values: np.ndarray, epochs: int) -> tuple[dict[str, np.ndarray], int]:
-    """Alarm flags of every method; and the period the default detector found."""
+def score_methods(values: np.ndarray, epochs: int,
+                  steps: int = STEPS_PER_DAY) -> tuple[dict[str, np.ndarray], int, int]:
+    """Alarm flags of every method; the period the default detector found, and its window."""
     stamps = (np.datetime64("2014-07-01T00:00") + np.arange(len(values)) *
-              np.timedelta64(30, "m")).astype(str)
+              np.timedelta64(24 * 60 // steps, "m")).astype(str)
     series = from_arrays(values, stamps, name="demand")
-    detector = fit_detector(series, DetectorConfig(epochs=epochs))
+    config = DetectorConfig(epochs=epochs, seasonal_window=True)  # as `detect` fits it
+    detector = fit_detector(series, config)
     scale = detector.scales["demand"]
     gated = dataclasses.replace(detector, scales={"demand": dataclasses.replace(
-        scale, period=0)})
+        scale, period=0, gate_lifted=0)})
     ungated = dataclasses.replace(detector, config=dataclasses.replace(
         detector.config, alarm_gate="none"))
+    narrow = fit_detector(series, dataclasses.replace(config, seasonal_window=False))
     zscore = baselines.zscore_baseline(series, baselines.BaselineConfig())
-    auto = model_choice.fit_auto_detector({"demand": series}, DetectorConfig(epochs=epochs))
+    auto = model_choice.fit_auto_detector({"demand": series}, config)
     print(f"[periodic] auto: {auto.choices['demand'].model} ({auto.choices['demand'].reason})",
           flush=True)
     return {"auto": auto.score(series, "demand").is_anomaly,
             "default": detector.score(series, "demand").is_anomaly,
             "gated": gated.score(series, "demand").is_anomaly,
             "ungated": ungated.score(series, "demand").is_anomaly,
-            "trailing z-score": zscore.is_anomaly}, scale.period
+            "window 100": narrow.score(series, "demand").is_anomaly,
+            "trailing z-score": zscore.is_anomaly}, scale.period, detector.config.window
 
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, default=6, help="generated series (seeds 0..N-1)")
     parser.add_argument("--epochs", type=int, default=DetectorConfig().epochs)
+    parser.add_argument("--steps-per-day", type=int, default=STEPS_PER_DAY,
+                        help="values a day: 48 (half-hourly, default), or a multiple of it "
+                             "(144: every 10 minutes, a period longer than the default "
+                             "window of 100)")
     parser.add_argument("--output", default=str(RESULTS / "periodic_series.json"))
     args = parser.parse_args(argv)
     if args.series < 1 or args.epochs < 1:
         parser.error("--series and --epochs must be >= 1")
+    if args.steps_per_day < STEPS_PER_DAY or args.steps_per_day % STEPS_PER_DAY:
+        parser.error(f"--steps-per-day must be a multiple of {STEPS_PER_DAY}")
     found = {m: {k: 0 for k in KINDS} for m in METHODS}
     false_positives = {m: 0 for m in METHODS}
     per_series = []
     for seed in range(args.series):
         rng = np.random.default_rng(seed)
-        values, noise = demand_curve(rng)
-        windows = inject(values, rng)
+        values, noise = demand_curve(rng, args.steps_per_day)
+        windows = inject(values, rng, args.steps_per_day)
         start = time.monotonic()
-        flags, lag = score_methods(values, args.epochs)
-        row = {"seed": seed, "noise": noise, "period_found": lag,
+        flags, lag, window = score_methods(values, args.epochs, args.steps_per_day)
+        row = {"seed": seed, "noise": noise, "period_found": lag, "window": window,
                "seconds": time.monotonic() - start, "methods": {}}
         for method, flag in flags.items():
             hit = {k: bool(flag[a:b + 1].any()) for k, (a, b) in windows.items()}
@@ -145,9 +162,9 @@ def main(argv=None) -> dict:
             false_positives[method] += counts.false_positives
             row["methods"][method] = {"found": hit, "false_positives": counts.false_positives}
         per_series.append(row)
-        print(f"[periodic] series {seed}: noise {noise:.3f}, period {lag}, " + ", ".join(
-            f"{m} {sum(r['found'].values())}/5 FP {r['false_positives']}"
-            for m, r in row["methods"].items()), flush=True)
+        print(f"[periodic] series {seed}: noise {noise:.3f}, period {lag}, window {window}, "
+              + ", ".join(f"{m} {sum(r['found'].values())}/5 FP {r['false_positives']}"
+                          for m, r in row["methods"].items()), flush=True)
     table = {}
     for method in METHODS:
         tp = sum(found[method].values())
@@ -161,7 +178,7 @@ def main(argv=None) -> dict:
               f"   {r['true_positives']}/{r['false_negatives']}/{r['false_positives']}"
               f"   {r['f1']:.3f}")
     results = {"config": {"series": args.series, "epochs": args.epochs, "days": DAYS,
-                          "steps_per_day": STEPS_PER_DAY, "kinds": list(KINDS),
+                          "steps_per_day": args.steps_per_day, "kinds": list(KINDS),
                           "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
                               timespec="seconds")},
                "table": table, "series": per_series}

@@ -273,9 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--train-fraction", type=_open_fraction, default=0.15,
                         help="leading share of rows to train on (default 0.15)")
     detect.add_argument("--window", type=_positive_int, default=None,
-                        help="past values per forecast (default: the detector's default, "
-                             "shortened to fit a series whose training part is too short "
-                             "for it)")
+                        help="past values per forecast (default: the detector's default of "
+                             "100, shortened to fit a series whose training part is too "
+                             "short for it, or widened to the period of a training part "
+                             "that repeats with a longer one); a window given here is kept")
     detect.add_argument("--epochs", type=_positive_int, default=None)
     detect.add_argument("--false-alarm-rate", type=_open_fraction, default=None,
                         help="target alarms per normal point (default 1e-4)")

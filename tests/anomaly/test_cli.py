@@ -55,23 +55,35 @@ def test_extra_columns_and_report(odd_file, tmp_path):
     assert set(summary.report) == {"csv", "parquet", "windows", "plot"}
 
 
-def test_a_short_series_gets_the_longest_default_window_that_fits(sine, tmp_path):
+def _five_minutes(path, values):
+    _write(path, [(f"2024-01-{1 + i // 288:02d} {i % 288 // 12:02d}:{i % 12 * 5:02d}:00",
+                   f"{v:.5f}") for i, v in enumerate(values)])
+    return path
+
+
+def test_a_short_series_gets_the_longest_default_window_it_can_learn(sine, tmp_path):
     from cuttingedge.trainers.anomaly.series import SeriesTooShortError
 
     # 1,243 rows (NAB's shortest AWS series): 15% is 186 rows, too few for a window of 100.
-    path = tmp_path / "short.csv"
-    _write(path, [(f"2024-01-{1 + i // 288:02d} {i % 288 // 12:02d}:{i % 12 * 5:02d}:00",
-                   f"{v:.5f}") for i, v in enumerate(sine(1243))])
+    path = _five_minutes(tmp_path / "short.csv", sine(1243))
     out = tmp_path / "scores.csv"
     summary = detect_file(path, out, epochs=2)
-    assert summary.window == 92 and summary.train_rows == 186
-    assert "window 92, shortened from 100" in summary.line()
-    # its fitting rows (93) hold one window of 92 + 1: the summary says so
-    assert "the forecaster fits on 1 window of 92 values: too few to learn from" \
-        in summary.line()
+    # 93 fitting rows: a window of 46 leaves 47 windows to fit, one per value and more
+    assert summary.window == 46 and summary.train_rows == 186
+    assert "window 46, shortened from 100" in summary.line()
+    assert "too few to learn from" not in summary.line()
     assert len(out.read_text().splitlines()) == 1 + 1243
     with pytest.raises(SeriesTooShortError, match=r"at least 1340 rows are needed"):
         detect_file(path, tmp_path / "x.csv", window=100, epochs=1)  # asked for: not shortened
+
+
+def test_a_tiny_series_gets_the_longest_window_that_fits_and_a_warning(sine, tmp_path):
+    # 160 rows: 24 to train on, 12 to fit: no window of 8 or more leaves one per value
+    summary = detect_file(_five_minutes(tmp_path / "tiny.csv", sine(160)),
+                          tmp_path / "scores.csv", epochs=2)
+    assert summary.window == 11
+    assert "the forecaster fits on 1 window of 11 values: too few to learn from" \
+        in summary.line()
 
 
 def test_unknown_model_lists_the_steps(odd_file, tmp_path):
@@ -195,3 +207,16 @@ def test_the_summary_warns_only_when_the_forecaster_has_few_windows_to_fit():
     # 15% of 3,000 rows: 450, 225 to fit, 125 windows: as many as the window's inputs or more
     assert few_windows_note(3000, DetectorConfig()) == ""
     assert few_windows_note(3000, DetectorConfig(window=16)) == ""
+
+
+def test_the_default_window_is_widened_to_a_longer_period_and_an_explicit_one_kept(daily,
+                                                                                 tmp_path):
+    path = tmp_path / "five_minutes.csv"  # 120 values a "day", 30 days
+    _write(path, [(f"2024-01-{1 + i // 1440:02d} {i % 1440 // 60:02d}:{i % 60:02d}:00",
+                   f"{v:.5f}") for i, v in enumerate(daily(days=30, period=120, quiet_day=25))])
+    summary = detect_file(path, tmp_path / "out.csv", train_fraction=0.5, epochs=2)
+    assert summary.window == 120 and summary.period == 120
+    assert "window 120, widened from 100 to hold the period" in summary.line()
+    assert "repeats every 120 rows: not gated" in summary.line()
+    asked = detect_file(path, tmp_path / "asked.csv", train_fraction=0.5, window=100, epochs=2)
+    assert asked.window == 100 and "widened" not in asked.line()

@@ -62,3 +62,36 @@ def test_served_alarms_of_a_periodic_series_are_not_gated(series, detectors, ser
 def test_gate_periodic_must_be_a_boolean():
     with pytest.raises(ValueError, match="gate_periodic"):
         DetectorConfig(gate_periodic="yes")
+
+
+def test_a_window_shorter_than_the_period_is_widened_to_hold_it(daily, pointwise):
+    from cuttingedge.trainers.anomaly.detector import widen_to_period
+
+    series = daily(period=PERIOD, quiet_day=QUIET_DAY)
+    common = dict(pointwise, window=16, train_fraction=0.3, validation_fraction=0.25,
+                  seasonal_window=True)
+    widened = fit_detector(series, DetectorConfig(**common))
+    assert widened.config.window == PERIOD  # the forecast now reads a whole day
+    assert widened.scales["series"].period == PERIOD  # ... and the series is not gated
+    assert widened.score(series).is_anomaly[QUIET_DAY * PERIOD:(QUIET_DAY + 1) * PERIOD].any()
+    kept = fit_detector(series, DetectorConfig(**{**common, "seasonal_window": False}))
+    assert kept.config.window == 16 and kept.scales["series"].period == 0
+    # 120 training rows fit on 90: too few windows for a window of 24 (3 per value)
+    assert widen_to_period(series[:300], DetectorConfig(**{**common, "train_fraction": 0.4})
+                           ).window == 16
+    noise = np.random.default_rng(0).normal(size=series.shape)
+    assert widen_to_period(noise, DetectorConfig(**common)).window == 16
+
+
+def test_widening_takes_the_longest_period_of_pooled_series_and_their_splits(daily):
+    from cuttingedge.trainers.anomaly.detector import widen_to_period
+
+    pooled = {"long": daily(period=48), "short": daily(period=24)}
+    config = DetectorConfig(window=8, train_fraction=0.3, seasonal_window=True)
+    assert widen_to_period(pooled, config).window == 48
+    assert widen_to_period(pooled, DetectorConfig(window=8, train_fraction=0.3)).window == 8
+    # the window is every series' window: 150 fitting rows afford at most 37 values
+    assert widen_to_period(pooled, config, {"long": (150, 40), "short": (400, 40)}
+                           ).window == 24
+    assert widen_to_period(pooled, config, {"long": (60, 40), "short": (400, 40)}
+                           ).window == 8

@@ -20,11 +20,16 @@ become a trailing window's new normal. It has no window, no epochs and no z-scor
 pipeline, `run anomaly --model local_level`, exports it: `level_detector`).
 
 Without an explicit `window`, the detector's default window (100 values) is shortened on a
-series whose training part is too short for it (a 1,243-row series at the default 15%) to
-the largest that fits, down to `detector.SMALLEST_FITTED_WINDOW`; the summary says so. An
-explicit window that does not fit is an error naming the minimum length. The summary also
-warns when the forecaster has fewer windows to fit than the window has values
-(`few_windows_note`).
+series whose training part is too short for it: to the longest window that leaves the
+forecaster at least one window to fit per value of the window (46 for a 1,243-row series at
+the default 15%, whose training part fits on 93 rows), else to the longest that fits at all,
+down to `detector.SMALLEST_FITTED_WINDOW`; the summary says so. An explicit window that does
+not fit is an error naming the minimum length. The summary warns when the forecaster has
+fewer windows to fit than the window has values (`few_windows_note`). On a long series
+whose training part repeats with a period longer than the default window (a daily cycle of
+10-minute values: 144 a day), the window is widened to that period
+(`detector.widen_to_period`), and the summary says so; an explicit `window` is kept as it
+is.
 
 Example:
     >>> import os, tempfile, numpy as np
@@ -155,13 +160,16 @@ def detect_file(input_csv, output_csv, model: str = AUTO,
                                    ("epochs", epochs)) if v is not None}
     if window is not None:
         overrides["window"] = window
+    else:  # the window is detect's to choose: widened to a longer period (module docstring)
+        options = {"seasonal_window": True, **options}
     step = DetectorConfig.step if model == AUTO else model
     config = DetectorConfig(step=step, train_fraction=train_fraction, seed=seed, **overrides,
                             **options)
     series = read_series(input_csv)
     note = ""
-    if window is None:
-        fitted = fitting_window(len(series), config)
+    if window is None:  # the longest window with a window to fit per value, else that fits
+        fitted = fitting_window(len(series), config, windows_per_value=1) or \
+            fitting_window(len(series), config)
         if fitted is not None and fitted < config.window:
             note = (f", shortened from {config.window}: the training part of "
                     f"{len(series)} rows is too short for it")
@@ -172,6 +180,11 @@ def detect_file(input_csv, output_csv, model: str = AUTO,
         choice = detector.choices[series.name]
     else:
         detector, choice = fit_detector(series, config), None
+    fitted = detector.config.window
+    if fitted > config.window:
+        note += (f", widened from {config.window} to hold the period its training part "
+                 f"repeats with")
+        config = dataclasses.replace(config, window=fitted)
     scored = detector.score(series, series.name)
     _write(series, scored, output_csv, extra_columns, parquet)
     described = f"{choice.model} (auto: {choice.reason})" if choice else config.step

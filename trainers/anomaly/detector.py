@@ -23,6 +23,14 @@
    next value is close to the last, are forecast far better from there), or "best": both
    are fitted and the one with the lower held-out negative log-likelihood, in the series'
    own units, is kept (no label is read; `Detector.history["start_val_nll"]`).
+   With `seasonal_window=True` (what `cuttingedge detect` does when no window is given)
+   a training part that repeats with a period longer
+   than `window` (`alarms.seasonal_lag`: a daily cycle of 5-minute values is 288 steps)
+   widens the window to that period, when the training part holds at least three cycles
+   and its fitting rows still hold three windows per value of the widened window
+   (`widen_to_period`): a window shorter than the cycle cannot tell the evening peak
+   from a burst, while one that holds it can, and the series then counts as periodic
+   (step 6).
 4. Fit the ladder step on the windows of full history (i >= window) of the fitting part,
    early-stopped on the held-out part's NLL.
 5. Calibrate the threshold for `false_alarm_rate` per point (`alarms.calibrate_threshold`)
@@ -146,6 +154,11 @@ class DetectorConfig:
             Gaussian errors on the held-out rows (module docstring, step 6, and
             `SeriesScale.residual_kurtosis`); by default every series but a periodic one
             is gated.
+        seasonal_window: widen `window` to hold the period of a training part that repeats
+            with a period longer than it (`widen_to_period`; module docstring, step 3), so
+            that the forecast sees the cycle and the series counts as periodic. Off here,
+            where `window` is what was asked for; `cuttingedge detect` turns it on when it
+            chooses the window itself.
         seed: seeds Keras, the ladder layers and the shuffling.
     """
 
@@ -178,6 +191,7 @@ class DetectorConfig:
     alarm_gate: str = "zscore"
     gate_periodic: bool = False
     ungate_gaussian: bool = False
+    seasonal_window: bool = False
     seed: int = 0
 
     def __post_init__(self):
@@ -193,7 +207,7 @@ class DetectorConfig:
         if self.alarm_gate not in ALARM_GATES:
             raise ValueError(f"Expected alarm_gate in {list(ALARM_GATES)}. Received: "
                              f"alarm_gate={self.alarm_gate!r}.")
-        for flag in ("gate_periodic", "ungate_gaussian"):
+        for flag in ("gate_periodic", "ungate_gaussian", "seasonal_window"):
             if not isinstance(getattr(self, flag), (bool, np.bool_)):
                 raise ValueError(f"Expected {flag} to be True or False. Received: "
                                  f"{flag}={getattr(self, flag)!r}.")
@@ -345,25 +359,72 @@ def minimum_rows(config: DetectorConfig) -> int:
 
 
 SMALLEST_FITTED_WINDOW = 8
+WINDOWS_PER_VALUE = 3  # fitting windows per window value that `widen_to_period` asks for
 
 
 def fitting_window(rows: int, config: DetectorConfig,
-                   smallest: int = SMALLEST_FITTED_WINDOW) -> int | None:
+                   smallest: int = SMALLEST_FITTED_WINDOW, windows_per_value: int = 0
+                   ) -> int | None:
     """The largest window, at most `config.window`, that a series of `rows` rows can fit.
 
-    None when not even `smallest` fits. `detect` uses it to shorten its default window on
-    short series instead of refusing them.
+    With `windows_per_value` > 0, also one whose fitting rows hold at least that many
+    windows per value of the window. None when not even `smallest` qualifies. `detect`
+    uses it to shorten its default window on short series instead of refusing them.
 
     Example:
         >>> fitting_window(1340, DetectorConfig()), fitting_window(1243, DetectorConfig())
         (100, 92)
+        >>> fitting_window(1243, DetectorConfig(), windows_per_value=1)  # 93 fitting rows
+        46
         >>> fitting_window(100, DetectorConfig()) is None
         True
     """
     for window in range(int(config.window), int(smallest) - 1, -1):
-        if minimum_rows(dataclasses.replace(config, window=window)) <= rows:
+        candidate = dataclasses.replace(config, window=window)
+        if minimum_rows(candidate) <= rows and split_sizes(rows, candidate)[0] - \
+                span_of(candidate) >= windows_per_value * window:
             return window
     return None
+
+
+def widen_to_period(values, config: DetectorConfig,
+                    splits: Mapping | None = None) -> DetectorConfig:
+    """`config` with its window widened to hold the period of every series' training part.
+
+    Each series' training part (its first `train_fraction`, or `splits`' fit + validation
+    rows) is searched for a period (`alarms.seasonal_lag`, which needs three cycles) up to
+    the longest window every series can afford: one whose fitting rows still hold
+    `WINDOWS_PER_VALUE` (3) windows per value it has, so that the forecaster has far more
+    examples than inputs. The window grows to the longest period found beyond
+    it; without one, or with `seasonal_window=False`, `config` comes back unchanged. No
+    label is read.
+
+    Example:
+        >>> t = np.arange(6000)
+        >>> daily = np.sin(2 * np.pi * t / 144) + 0.1 * np.random.default_rng(0).normal(size=6000)
+        >>> config = DetectorConfig(window=100, train_fraction=0.5, seasonal_window=True)
+        >>> widen_to_period(daily, config).window
+        144
+        >>> widen_to_period(daily[:2000], config).window  # 1,000 to train on: too few
+        100
+    """
+    if not config.seasonal_window:
+        return config
+    named = values if isinstance(values, Mapping) else {
+        getattr(values, "name", DEFAULT_SERIES) if isinstance(values, Series)
+        else DEFAULT_SERIES: values}
+    parts, capacity = [], None
+    for name, item in named.items():
+        data = _as_series(item, name)
+        fit, validation = splits[name] if splits and name in splits \
+            else split_sizes(len(data), config)
+        parts.append(data.values[:fit + validation])
+        longest = (fit - int(config.horizon) + 1) // (1 + WINDOWS_PER_VALUE)
+        capacity = longest if capacity is None else min(capacity, longest)
+    if capacity is None or capacity <= config.window:
+        return config
+    period = max(alarms.seasonal_lag(part, capacity) for part in parts)
+    return dataclasses.replace(config, window=period) if period > config.window else config
 
 
 def check_rows(rows: int, config: DetectorConfig, name: str = DEFAULT_SERIES) -> None:
@@ -746,13 +807,15 @@ def fit_detector(values, config: DetectorConfig = DetectorConfig(),
         splits: optional name -> (fit rows, validation rows) (see `prepare`).
 
     Returns:
-        The fitted `Detector`. With `config.start="best"` its config is the start kept
+        The fitted `Detector`. Its config holds the window fitted (`widen_to_period`).
+        With `config.start="best"` its config is the start kept
         ("zscore" or "walk"), and its history says which ("start") and the held-out NLL
         of both ("start_val_nll").
 
     Raises:
         SeriesTooShortError: a series is too short for `config`.
     """
+    config = widen_to_period(values, config, splits)
     if config.start == "best":
         fits, nll = {}, {}
         for start in ("zscore", "walk"):

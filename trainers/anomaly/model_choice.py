@@ -233,6 +233,8 @@ def fit_auto_detector(values, config: DetectorConfig = DetectorConfig(),
     needing = {name: named[name] for name, c in choices.items() if not c.local_level}
     ladder = None
     if needing:
+        if len(needing) < len(named):  # one SavedModel routes both with the level's window
+            config = dataclasses.replace(config, seasonal_window=False)
         subset = {name: splits[name] for name in needing} if splits else None
         fit = fit_ladder or (lambda v, s: fit_detector(v, config, None, s))
         ladder = fit(needing, subset)
