@@ -23,14 +23,13 @@
    next value is close to the last, are forecast far better from there), or "best": both
    are fitted and the one with the lower held-out negative log-likelihood, in the series'
    own units, is kept (no label is read; `Detector.history["start_val_nll"]`).
-   With `seasonal_window=True` (what `cuttingedge detect` does when no window is given)
-   a training part that repeats with a period longer
-   than `window` (`alarms.seasonal_lag`: a daily cycle of 5-minute values is 288 steps)
-   widens the window to that period, when the training part holds at least three cycles
-   and its fitting rows still hold three windows per value of the widened window
-   (`widen_to_period`): a window shorter than the cycle cannot tell the evening peak
-   from a burst, while one that holds it can, and the series then counts as periodic
-   (step 6).
+   With `seasonal_window=True` (what `cuttingedge detect` does when no window is given),
+   a training part that repeats with a period longer than `window` (`alarms.seasonal_lag`:
+   a daily cycle of 10-minute values is 144 steps) widens the window to that period, when
+   the training part holds at least three cycles and its fitting rows still hold three
+   windows per value of the widened window (`widen_to_period`): a window shorter than the
+   cycle cannot tell a missing evening peak from an ordinary evening, while one that holds
+   it can, and the series then counts as periodic (step 6).
 4. Fit the ladder step on the windows of full history (i >= window) of the fitting part,
    early-stopped on the held-out part's NLL.
 5. Calibrate the threshold for `false_alarm_rate` per point (`alarms.calibrate_threshold`)
