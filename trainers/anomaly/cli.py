@@ -180,11 +180,10 @@ def detect_file(input_csv, output_csv, model: str = AUTO,
         choice = detector.choices[series.name]
     else:
         detector, choice = fit_detector(series, config), None
-    fitted = detector.config.window
-    if fitted > config.window:
+    if detector.config.window > config.window:  # widened by `detector.widen_to_period`
         note += (f", widened from {config.window} to hold the period its training part "
                  f"repeats with")
-        config = dataclasses.replace(config, window=fitted)
+        config = dataclasses.replace(config, window=detector.config.window)
     scored = detector.score(series, series.name)
     _write(series, scored, output_csv, extra_columns, parquet)
     described = f"{choice.model} (auto: {choice.reason})" if choice else config.step

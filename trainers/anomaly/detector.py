@@ -409,14 +409,10 @@ def widen_to_period(values, config: DetectorConfig,
     """
     if not config.seasonal_window:
         return config
-    named = values if isinstance(values, Mapping) else {
-        getattr(values, "name", DEFAULT_SERIES) if isinstance(values, Series)
-        else DEFAULT_SERIES: values}
     parts, capacity = [], None
-    for name, item in named.items():
+    for name, item in _named(values).items():
         data = _as_series(item, name)
-        fit, validation = splits[name] if splits and name in splits \
-            else split_sizes(len(data), config)
+        fit, validation = _split_of(name, len(data), config, splits)
         parts.append(data.values[:fit + validation])
         longest = (fit - int(config.horizon) + 1) // (1 + WINDOWS_PER_VALUE)
         capacity = longest if capacity is None else min(capacity, longest)
@@ -424,6 +420,19 @@ def widen_to_period(values, config: DetectorConfig,
         return config
     period = max(alarms.seasonal_lag(part, capacity) for part in parts)
     return dataclasses.replace(config, window=period) if period > config.window else config
+
+
+def _named(values) -> Mapping:
+    """name -> series of `values`: a mapping as it is, else one series under its name."""
+    if isinstance(values, Mapping):
+        return values
+    return {values.name if isinstance(values, Series) else DEFAULT_SERIES: values}
+
+
+def _split_of(name: str, rows: int, config: DetectorConfig,
+              splits: Mapping | None) -> tuple[int, int]:
+    """(fit rows, validation rows) of a series: from `splits` if given there, else the fractions."""
+    return tuple(splits[name]) if splits and name in splits else split_sizes(rows, config)
 
 
 def check_rows(rows: int, config: DetectorConfig, name: str = DEFAULT_SERIES) -> None:
@@ -651,16 +660,14 @@ def prepare(values, config: DetectorConfig, splits: Mapping | None = None) -> Tr
     Raises:
         SeriesTooShortError: a series too short for `config` (the message gives the minimum).
     """
-    named = values if isinstance(values, Mapping) else {
-        getattr(values, "name", DEFAULT_SERIES) if isinstance(values, Series)
-        else DEFAULT_SERIES: values}
+    named = _named(values)
     if not named:
         raise ValueError("Expected at least one series to fit on. Received an empty mapping.")
     parts, stats, series = {"xf": [], "yf": [], "xv": [], "yv": [], "sv": []}, {}, {}
     for name, item in named.items():
         data = _as_series(item, name)
+        fit, validation = _split_of(name, len(data), config, splits)
         if splits and name in splits:
-            fit, validation = splits[name]
             if fit <= span_of(config) or validation < 1:
                 raise SeriesTooShortError(
                     f"Series {name!r} has {fit} points to fit and {validation} to calibrate "
@@ -669,7 +676,6 @@ def prepare(values, config: DetectorConfig, splits: Mapping | None = None) -> Tr
                     f"the train and eval splits more points or use a smaller window.")
         else:
             check_rows(len(data), config, name)
-            fit, validation = split_sizes(len(data), config)
         mean, std = standardisation(data.values, fit + validation, config.scale_floor)
         x, y, _, spread = model_inputs((data.values - mean) / std, config)
         parts["xf"].append(x[span_of(config):fit])
